@@ -1,0 +1,133 @@
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+/** Every environment variable Meterline reads, with its rule and default. README mirrors this. */
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  METERLINE_DATA_DIR: z.string().min(1).default(".meterline"),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: int(0, 65535).default(3000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(
+      /^(sk|rk)_(test|live)_\w+$/,
+      "must look like sk_test_…, sk_live_…, rk_test_… or rk_live_…",
+    )
+    .optional(),
+  STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
+  METERLINE_EMULATOR_PORT: int(0, 65535).default(12111),
+  METERLINE_WORKER: bool.default(true),
+  METERLINE_WORKER_ID: z.string().min(1).optional(),
+  METERLINE_BATCH_SIZE: int(1, 1000).default(100),
+  METERLINE_CONCURRENCY: int(1, 1000).default(32),
+  METERLINE_POLL_MS: int(10).default(500),
+  METERLINE_LEASE_MS: int(1000).default(15_000),
+  METERLINE_MAX_ATTEMPTS: int(1, 1000).default(12),
+  METERLINE_BACKOFF_BASE_MS: int(1).default(1_000),
+  METERLINE_BACKOFF_MAX_MS: int(1).default(300_000),
+  METERLINE_HALT_PROBE_MS: int(100).default(5_000),
+  METERLINE_UNLINKED_HOLD_HOURS: int(0).default(24),
+  METERLINE_TIMESTAMP_MARGIN_MINUTES: int(0, 24 * 60).default(60),
+  METERLINE_DEDUP_WINDOW_HOURS: int(1, 24).default(23),
+  METERLINE_REQUEST_TIMEOUT_MS: int(100).default(10_000),
+});
+
+/** Meterline's configuration, parsed once at the entry point and passed down as plain data. */
+export interface Config {
+  /** Postgres URL, or null to use embedded PGlite in `dataDir`. */
+  databaseUrl: string | null;
+  /** Folder for PGlite's files and the development key (git-ignored). */
+  dataDir: string;
+  host: string;
+  port: number;
+  logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  stripe: {
+    /** Secret key; null means: start the bundled emulator and use it. */
+    secretKey: string | null;
+    /** Where the SDK sends requests when not the real Stripe (e.g. a separately run emulator). */
+    apiBase: string | null;
+    emulatorPort: number;
+    requestTimeoutMs: number;
+  };
+  worker: {
+    enabled: boolean;
+    id: string;
+    batchSize: number;
+    concurrency: number;
+    pollMs: number;
+    leaseMs: number;
+    maxAttempts: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    haltProbeMs: number;
+    unlinkedHoldMs: number;
+    timestampMarginMs: number;
+    dedupWindowMs: number;
+  };
+}
+
+/** A configuration problem, naming the variable and the rule it broke. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** Reads and validates the environment. Throws ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means unset: `FOO= meterline start` should not trip a URL check.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
+  }
+  const e = parsed.data;
+  if (e.STRIPE_API_BASE && !e.STRIPE_SECRET_KEY) {
+    throw new ConfigError(["STRIPE_API_BASE: needs STRIPE_SECRET_KEY (the key for that API)"]);
+  }
+  return {
+    databaseUrl: e.DATABASE_URL ?? null,
+    dataDir: resolve(e.METERLINE_DATA_DIR),
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    stripe: {
+      secretKey: e.STRIPE_SECRET_KEY ?? null,
+      apiBase: e.STRIPE_API_BASE ?? null,
+      emulatorPort: e.METERLINE_EMULATOR_PORT,
+      requestTimeoutMs: e.METERLINE_REQUEST_TIMEOUT_MS,
+    },
+    worker: {
+      enabled: e.METERLINE_WORKER,
+      id: e.METERLINE_WORKER_ID ?? `${hostname()}-${process.pid}`,
+      batchSize: e.METERLINE_BATCH_SIZE,
+      concurrency: e.METERLINE_CONCURRENCY,
+      pollMs: e.METERLINE_POLL_MS,
+      leaseMs: e.METERLINE_LEASE_MS,
+      maxAttempts: e.METERLINE_MAX_ATTEMPTS,
+      backoffBaseMs: e.METERLINE_BACKOFF_BASE_MS,
+      backoffMaxMs: e.METERLINE_BACKOFF_MAX_MS,
+      haltProbeMs: e.METERLINE_HALT_PROBE_MS,
+      unlinkedHoldMs: e.METERLINE_UNLINKED_HOLD_HOURS * 3_600_000,
+      timestampMarginMs: e.METERLINE_TIMESTAMP_MARGIN_MINUTES * 60_000,
+      dedupWindowMs: e.METERLINE_DEDUP_WINDOW_HOURS * 3_600_000,
+    },
+  };
+}
+
+/** The configuration tests and embedded callers start from: defaults, no environment. */
+export function defaultConfig(overrides: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig(overrides);
+}

@@ -1,0 +1,67 @@
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import pg from "pg";
+import * as schema from "./schema/index.ts";
+
+/** The one database handle the code uses, whether PGlite or Postgres is behind it. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** An open database: the Drizzle handle, what is behind it, and how to close it. */
+export interface Database {
+  db: Db;
+  kind: "pglite" | "postgres";
+  /** Runs `fn` holding a session-level advisory lock (Postgres); PGlite is single-process. */
+  withAdvisoryLock<T>(lockId: number, fn: (db: Db) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Where to connect: a Postgres URL, or PGlite in a folder (or in memory when dataDir is null). */
+export type DatabaseTarget = { url: string; poolSize?: number } | { dataDir: string | null };
+
+/** Opens Postgres when given a URL, otherwise embedded PGlite. */
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  return "url" in target
+    ? fromPostgres(target.url, target.poolSize ?? 10)
+    : fromPglite(target.dataDir);
+}
+
+async function fromPglite(dataDir: string | null): Promise<Database> {
+  const client = dataDir === null ? new PGlite() : new PGlite(dataDir);
+  await client.waitReady;
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: "pglite",
+    // One PGlite instance is one connection in one process: nothing else can race it.
+    withAdvisoryLock: (_lockId, fn) => fn(db),
+    close: () => client.close(),
+  };
+}
+
+async function fromPostgres(url: string, poolSize: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on("error", () => {});
+  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: "postgres",
+    async withAdvisoryLock(lockId, fn) {
+      // Session-level locks belong to one connection, so the work runs on that same client.
+      const client = await pool.connect();
+      try {
+        await client.query("select pg_advisory_lock($1)", [lockId]);
+        try {
+          return await fn(drizzlePg(client, { schema }) as unknown as Db);
+        } finally {
+          await client.query("select pg_advisory_unlock($1)", [lockId]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
