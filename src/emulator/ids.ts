@@ -1,0 +1,25 @@
+import { randomBytes, randomUUID } from "node:crypto";
+
+const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** A random string of letters and digits, the alphabet of Stripe's object ids. */
+export function randomToken(length: number): string {
+  let out = "";
+  for (const byte of randomBytes(length)) out += ALPHABET.charAt(byte % ALPHABET.length);
+  return out;
+}
+
+/** `req_…`, the shape of Stripe's Request-Id header. */
+export const newRequestId = (): string => `req_${randomToken(14)}`;
+
+/** `cus_…`, as Stripe names customers. */
+export const newCustomerId = (): string => `cus_${randomToken(14)}`;
+
+/** `mtr_test_…`, as Stripe names test-mode meters (see fixtures: billing.meter_event_summary.meter). */
+export const newMeterId = (): string => `mtr_test_${randomToken(28)}`;
+
+/** Identifier for a meter event sent without one. Stripe's own format is undocumented; a UUID is unique enough. */
+export const newEventIdentifier = (): string => randomUUID();
+
+/** Stripe's 7-8 character uppercase invoice prefix on customers. */
+export const newInvoicePrefix = (): string => randomBytes(4).toString("hex").toUpperCase();
