@@ -1,0 +1,65 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connect.ts";
+import { customersRoutes } from "../ingest/customers-route.ts";
+import { eventTraceRoutes } from "../ingest/event-trace-route.ts";
+import { eventsRoutes } from "../ingest/events-route.ts";
+import { healthRoutes, type Readiness } from "../ops/health-routes.ts";
+import { metersRoutes } from "../ops/meters-route.ts";
+import { statsRoutes } from "../ops/stats-route.ts";
+import { authenticate } from "./auth.ts";
+import { handleError } from "./error-handler.ts";
+import { installJsonParser } from "./json-body.ts";
+import { BODY_LIMIT } from "./limits.ts";
+import { installNotFound } from "./not-found.ts";
+
+/** What the HTTP app needs from its entry point. */
+export interface AppDeps {
+  db: Db;
+  config: Config;
+  /** Fastify logger: false (default) for none, true or pino options to log. */
+  logger?: FastifyServerOptions["logger"];
+  /** Readiness of the parts beyond the database (worker, Stripe account); ready when absent. */
+  readiness?: Readiness;
+}
+
+/**
+ * Builds the HTTP API. The same app serves production (`listen`) and tests (`inject`). It is
+ * returned before `ready()`, so a caller may still register more routes (webhooks, dashboard).
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    // Customer keys may be 255 characters, percent-encoded to more; the routes check the rule.
+    routerOptions: { maxParamLength: 1024 },
+    // A caller's (or proxy's) X-Request-Id is kept, so one id follows a request across systems.
+    requestIdHeader: "x-request-id",
+    genReqId: () => randomUUID(),
+    // A client that hangs up mid-batch must not leave a handler writing to a closed socket for long.
+    requestTimeout: 60_000,
+  });
+  app.decorateRequest("apiKey", null);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  installJsonParser(app);
+  installNotFound(app);
+  app.setErrorHandler(handleError);
+
+  await app.register(healthRoutes, { db: deps.db, readiness: deps.readiness });
+  await app.register(
+    async (v1) => {
+      // Every /v1 route needs a key; each route's config.role says which (admin when unset).
+      v1.addHook("onRequest", authenticate(deps.db));
+      await v1.register(eventsRoutes, { db: deps.db });
+      await v1.register(eventTraceRoutes, { db: deps.db });
+      await v1.register(customersRoutes, { db: deps.db });
+      await v1.register(metersRoutes, { db: deps.db });
+      await v1.register(statsRoutes, { db: deps.db });
+    },
+    { prefix: "/v1" },
+  );
+  return app;
+}

@@ -1,0 +1,144 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ApiError } from "../lib/errors.ts";
+import { BODY_LIMIT_TEXT } from "./limits.ts";
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: {
+    code: string;
+    message: string;
+    field?: string;
+    errors?: ApiError["details"]["errors"];
+    ids?: string[];
+  };
+}
+
+/** Fastify's own client errors, by fastify code: our stable code and a message for people. */
+const fastifyErrors: Record<string, { code: string; message: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_json", message: "body is not valid JSON" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: "invalid_json",
+    message: "body is empty but Content-Type is application/json",
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: "body_too_large",
+    message: `body exceeds the ${BODY_LIMIT_TEXT} limit: send at most 1,000 events per request`,
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: "unsupported_media_type",
+    message: "Content-Type must be application/json",
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: "invalid_content_length",
+    message: "body size does not match Content-Length",
+  },
+  FST_ERR_BAD_URL: { code: "invalid_url", message: "URL is not valid (bad percent-encoding?)" },
+  FST_ERR_MAX_PARAM_LENGTH: { code: "url_too_long", message: "a URL segment is too long" },
+};
+
+/** Stable codes for other client errors fastify raises, by status. */
+const codeByStatus: Record<number, string> = {
+  400: "bad_request",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "body_too_large",
+  414: "url_too_long",
+  415: "unsupported_media_type",
+};
+
+// Postgres SQLSTATE classes that mean "the database is unavailable or busy", not "the code is
+// wrong": 08 connection, 53 resources, 57 operator intervention (shutdown), 40 rollback (deadlock,
+// serialization). The client should retry, so 503 rather than 500.
+const UNAVAILABLE_SQLSTATE = /^(08|53|57|40)/;
+const UNAVAILABLE_ERRNO = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+]);
+
+/**
+ * Maps anything thrown while handling a request to the ApiError it is answered with. Only a
+ * genuine server fault becomes 500 `internal_error`; a client's mistake never does.
+ */
+export function toApiError(err: unknown, requestId: string): ApiError {
+  if (err instanceof ApiError) return err;
+  const fastify = asFastifyError(err);
+  if (fastify?.code !== undefined) {
+    const known = fastifyErrors[fastify.code];
+    if (known) return new ApiError(fastify.statusCode ?? 400, known.code, known.message);
+  }
+  const status = fastify?.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new ApiError(
+      status,
+      codeByStatus[status] ?? "bad_request",
+      fastify?.message ?? "bad request",
+    );
+  }
+  if (databaseUnavailable(err)) {
+    return new ApiError(503, "service_unavailable", "the database is unavailable; retry shortly");
+  }
+  return new ApiError(
+    500,
+    "internal_error",
+    `internal error (request ${requestId}); the server log has the details`,
+  );
+}
+
+/** Renders an ApiError as the JSON error body. */
+export function errorBody(error: ApiError): ErrorBody {
+  const { field, errors, ids } = error.details;
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(field !== undefined ? { field } : {}),
+      ...(errors !== undefined ? { errors } : {}),
+      ...(ids !== undefined ? { ids } : {}),
+    },
+  };
+}
+
+/** The app's one error handler: every error response goes through here. */
+export function handleError(
+  err: FastifyError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const api = toApiError(err, request.id);
+  if (api.status >= 500) request.log.error({ err }, "request failed: %s", api.code);
+  else request.log.info({ code: api.code, status: api.status }, "request refused");
+  if (api.status === 503) reply.header("retry-after", "1");
+  return reply.status(api.status).send(errorBody(api));
+}
+
+function asFastifyError(
+  err: unknown,
+): { code?: string; statusCode?: number; message: string } | null {
+  if (!(err instanceof Error)) return null;
+  const e = err as Error & { code?: unknown; statusCode?: unknown };
+  // Database errors carry string codes too (SQLSTATE); only FST_ codes and statuses count here.
+  return {
+    ...(typeof e.code === "string" && e.code.startsWith("FST_") ? { code: e.code } : {}),
+    ...(typeof e.statusCode === "number" ? { statusCode: e.statusCode } : {}),
+    message: e.message,
+  };
+}
+
+function databaseUnavailable(err: unknown): boolean {
+  // Drizzle wraps driver errors; the SQLSTATE or errno sits somewhere down the cause chain.
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 5; depth++) {
+    const code = (e as Error & { code?: unknown }).code;
+    if (
+      typeof code === "string" &&
+      (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))
+    ) {
+      return true;
+    }
+    e = e.cause;
+  }
+  return false;
+}

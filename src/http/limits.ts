@@ -1,0 +1,5 @@
+/** Largest request body the API reads: a batch of 1,000 events fits with room to spare. */
+export const BODY_LIMIT = 1024 * 1024;
+
+/** BODY_LIMIT as people read it, for error messages. */
+export const BODY_LIMIT_TEXT = "1 MiB";

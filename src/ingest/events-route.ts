@@ -1,0 +1,27 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { Db } from "../db/connect.ts";
+import { BODY_LIMIT } from "../http/limits.ts";
+import { parseEvents } from "./event-input.ts";
+import { storeEvents } from "./store-events.ts";
+
+/**
+ * POST /v1/events (ingest role): one event object, or `{"events": [...]}` with 1 to 1,000.
+ * All-or-nothing: 400 names every bad field, 422 unknown customers or meters, 409 reused ids,
+ * and otherwise 202 `{accepted, duplicates}` once the batch is committed. `accepted` counts the
+ * events stored now, `duplicates` the no-ops (already stored, or repeated in the batch), so the
+ * two add up to the number of items sent.
+ */
+export const eventsRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) => {
+  app.post(
+    "/events",
+    { bodyLimit: BODY_LIMIT, config: { role: "ingest" } },
+    async (request, reply) => {
+      const parsed = parseEvents(request.body, new Date());
+      if (!parsed.ok) throw parsed.error;
+      const stored = await storeEvents(db, parsed.events, { batch: parsed.batch });
+      return reply
+        .status(202)
+        .send({ accepted: stored.accepted, duplicates: stored.duplicates + parsed.repeats });
+    },
+  );
+};
