@@ -4,12 +4,14 @@
  * Messages follow Stripe's wording where it is known (noted per factory where it is not).
  */
 
-/** The `type` field of Stripe's v1 errors. */
+/** The `type` field of Stripe's errors: v1's four, and the v2 types the emulator answers with. */
 export type StripeErrorType =
   | "api_error"
   | "card_error"
   | "idempotency_error"
-  | "invalid_request_error";
+  | "invalid_request_error"
+  | "rate_limit"
+  | "temporary_session_expired";
 
 /** The object inside Stripe's `{"error": …}` envelope. */
 export interface StripeErrorBody {
@@ -129,21 +131,76 @@ export function invalidApiKey(maskedKey: string): StripeHttpError {
   );
 }
 
-/** 429 rate_limit: nothing was applied, the client should back off and retry. */
-export function rateLimited(): StripeHttpError {
+const RATE_LIMIT_MESSAGE =
+  "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.";
+
+/**
+ * 429 rate_limit: nothing was applied, the client should back off and retry. v1 answers with
+ * type `invalid_request_error` (Stripe's documented body); v2 with type `rate_limit`, the type
+ * stripe-node's `generateV2Error` maps to `RateLimitError`. No Stripe-Should-Retry: stripe-node
+ * does not retry a plain 429, and Stripe leaves the pacing to the client.
+ */
+export function rateLimited(api: "v1" | "v2" = "v1"): StripeHttpError {
   return new StripeHttpError(429, {
-    type: "invalid_request_error",
+    type: api === "v1" ? "invalid_request_error" : "rate_limit",
     code: "rate_limit",
-    message:
-      "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+    message: RATE_LIMIT_MESSAGE,
+  });
+}
+
+/**
+ * 429 lock_timeout: another request holds the object. stripe-node's retry rule names lock
+ * timeouts as the case where the API sends `Stripe-Should-Retry: true`.
+ */
+export function lockTimeout(): StripeHttpError {
+  return new StripeHttpError(
+    429,
+    {
+      type: "invalid_request_error",
+      code: "lock_timeout",
+      message:
+        "This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request. If you see this error frequently and are making multiple concurrent requests to a single object, make your requests serially or at a lower rate.",
+    },
+    { "Stripe-Should-Retry": "true" },
+  );
+}
+
+/** 400 idempotency_error: the key was first used with other parameters (Stripe's wording). */
+export function idempotencyMismatch(key: string): StripeHttpError {
+  return new StripeHttpError(400, {
+    type: "idempotency_error",
+    message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+  });
+}
+
+/**
+ * 409 idempotency_key_in_use: the first request with this key is still running. The message is
+ * Stripe's; the `type` is *unverified* (stripe-node picks StripeAPIError from the 409 alone).
+ */
+export function idempotencyKeyInUse(key: string): StripeHttpError {
+  return new StripeHttpError(409, {
+    type: "idempotency_error",
+    code: "idempotency_key_in_use",
+    message: `There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): ${key}. Please try again later.`,
+  });
+}
+
+/** 400 for an Idempotency-Key over Stripe's 255 characters (message *unverified*). */
+export function idempotencyKeyTooLong(): StripeHttpError {
+  return invalidRequest("Idempotency keys must be at most 255 characters long.", {
+    param: "Idempotency-Key",
   });
 }
 
 /** 500 api_error: something went wrong on "Stripe's" side. */
-export function apiError(): StripeHttpError {
-  return new StripeHttpError(500, {
-    type: "api_error",
-    message:
-      "Sorry, something went wrong. We've already been notified of the problem, but if you need any help, you can reach us at https://support.stripe.com/contact.",
-  });
+export function apiError(headers: Readonly<Record<string, string>> = {}): StripeHttpError {
+  return new StripeHttpError(
+    500,
+    {
+      type: "api_error",
+      message:
+        "Sorry, something went wrong. We've already been notified of the problem, but if you need any help, you can reach us at https://support.stripe.com/contact.",
+    },
+    headers,
+  );
 }

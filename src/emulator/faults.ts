@@ -1,6 +1,10 @@
 import { z } from "zod";
 
-/** Fault injection settings applied to the usage endpoint (POST /v1/billing/meter_events). */
+/**
+ * Fault injection settings. The global settings apply to the usage endpoints (v1 meter events,
+ * the v2 stream, legacy usage records); each endpoint group can override them
+ * (`endpoint-faults.ts`).
+ */
 export interface Faults {
   /** Base latency added before answering, in milliseconds. */
   latencyMs: number;
@@ -12,6 +16,10 @@ export interface Faults {
   pAmbiguous: number;
   /** Probability (0..1) of a 429 rate_limit with nothing applied. */
   p429: number;
+  /** Probability (0..1) of a 429 lock_timeout (Stripe-Should-Retry: true), nothing applied. */
+  pLockTimeout: number;
+  /** Probability (0..1) of applying the request, then never answering until the client gives up. */
+  pTimeout: number;
 }
 
 /** A source of uniform numbers in [0, 1), injectable so decisions replay in tests. */
@@ -24,6 +32,8 @@ export const NO_FAULTS: Readonly<Faults> = Object.freeze({
   p500: 0,
   pAmbiguous: 0,
   p429: 0,
+  pLockTimeout: 0,
+  pTimeout: 0,
 });
 
 const ms = z.number().finite().min(0, "must be ≥ 0");
@@ -37,6 +47,8 @@ export const faultsPatchSchema = z
     p500: probability.optional(),
     pAmbiguous: probability.optional(),
     p429: probability.optional(),
+    pLockTimeout: probability.optional(),
+    pTimeout: probability.optional(),
   })
   .strict();
 
@@ -58,12 +70,16 @@ export type FaultOutcome =
   | "none"
   /** 429 rate_limit, nothing applied. */
   | "rate_limit"
+  /** 429 lock_timeout, nothing applied. */
+  | "lock_timeout"
   /** 500 api_error, nothing applied. */
   | "error_500"
   /** Apply it, then answer 500: the client cannot know it was applied. */
   | "ambiguous_500"
   /** Apply it, then destroy the socket without answering. */
-  | "ambiguous_drop";
+  | "ambiguous_drop"
+  /** Apply it, then hold the connection unanswered until the client gives up. */
+  | "timeout";
 
 /** The fault decision for one request: how long to wait, then what to do. */
 export interface FaultDecision {
@@ -78,9 +94,10 @@ export interface FaultDecision {
  * numbers drawn from `random`, always drawn in the same order (latency, outcome, ambiguous
  * kind), so a seeded source replays a run exactly.
  *
- * One uniform draw picks the outcome from cumulative bands — 429, then 500, then ambiguous —
- * so when the probabilities sum to ≤ 1 each outcome occurs with exactly its probability, and
- * when they sum to more the earlier bands win (429 first: Stripe rate-limits before anything).
+ * One uniform draw picks the outcome from cumulative bands — 429, lock timeout, 500,
+ * ambiguous, timeout — so when the probabilities sum to ≤ 1 each outcome occurs with exactly
+ * its probability, and when they sum to more the earlier bands win (429 first: Stripe
+ * rate-limits before anything).
  */
 export function decideFault(faults: Faults, random: Random): FaultDecision {
   const jitter = (2 * random() - 1) * faults.latencyJitterMs;
@@ -88,12 +105,17 @@ export function decideFault(faults: Faults, random: Random): FaultDecision {
   const u = random();
   const kind = random();
   let outcome: FaultOutcome = "none";
-  if (u < faults.p429) outcome = "rate_limit";
-  else if (u < faults.p429 + faults.p500) outcome = "error_500";
-  else if (u < faults.p429 + faults.p500 + faults.pAmbiguous) {
+  let edge = faults.p429;
+  if (u < edge) return { delayMs, outcome: "rate_limit" };
+  edge += faults.pLockTimeout;
+  if (u < edge) return { delayMs, outcome: "lock_timeout" };
+  edge += faults.p500;
+  if (u < edge) return { delayMs, outcome: "error_500" };
+  edge += faults.pAmbiguous;
+  if (u < edge) {
     // Half the ambiguous failures never answer: a client must treat a lost connection
     // exactly like a 500 after the fact.
     outcome = kind < 0.5 ? "ambiguous_drop" : "ambiguous_500";
-  }
+  } else if (u < edge + faults.pTimeout) outcome = "timeout";
   return { delayMs, outcome };
 }

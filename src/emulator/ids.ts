@@ -23,3 +23,18 @@ export const newEventIdentifier = (): string => randomUUID();
 
 /** Stripe's 7-8 character uppercase invoice prefix on customers. */
 export const newInvoicePrefix = (): string => randomBytes(4).toString("hex").toUpperCase();
+
+/** `prod_…`, as Stripe names products. */
+export const newProductId = (): string => `prod_${randomToken(14)}`;
+
+/** `price_…`, as Stripe names prices. */
+export const newPriceId = (): string => `price_${randomToken(24)}`;
+
+/** `sub_…`, as Stripe names subscriptions. */
+export const newSubscriptionId = (): string => `sub_${randomToken(24)}`;
+
+/** `si_…`, as Stripe names subscription items. */
+export const newSubscriptionItemId = (): string => `si_${randomToken(14)}`;
+
+/** `mbur_…` for a usage record (Stripe's prefix, from its legacy API reference examples). */
+export const newUsageRecordId = (): string => `mbur_${randomToken(24)}`;

@@ -1,20 +1,41 @@
 /**
  * The bundled Stripe emulator: `startEmulator` for tests, `meterline emulator` and `start`.
- * It serves customers, billing meters and v1 meter events over Stripe's wire protocol, keeps a
- * ledger of what "Stripe" counted, and injects faults into the usage endpoint.
+ * It serves customers, billing meters, v1 meter events, the v2 meter event stream, meter event
+ * adjustments and summaries, subscriptions and legacy usage records over Stripe's wire
+ * protocol, with Stripe's idempotency layer, optional rate limits, asynchronous error reports
+ * as signed thin events, a controllable clock, per-endpoint faults, a ledger of what "Stripe"
+ * counted, and an optional state file.
  */
 import type { AddressInfo } from "node:net";
-import type { Clock } from "./clock.ts";
-import { createContext } from "./context.ts";
+import { type Clock, unixSeconds } from "./clock.ts";
+import { createContext, type EventDestination } from "./context.ts";
+import type { EndpointGroup } from "./endpoint-faults.ts";
 import type { Faults, Random } from "./faults.ts";
 import type { Ledger } from "./ledger.ts";
+import type { RateLimits } from "./rate-limits.ts";
 import { buildEmulatorApp } from "./server.ts";
+import { loadStore, saveStore } from "./state/persist.ts";
+import { type FlushResult, flushErrorReports, scheduleErrorReports } from "./webhooks/deliver.ts";
 
 export type { Clock } from "./clock.ts";
 export { systemClock } from "./clock.ts";
+export type { EventDestination } from "./context.ts";
+export type { EndpointGroup } from "./endpoint-faults.ts";
+export { ENDPOINT_GROUPS } from "./endpoint-faults.ts";
 export type { FaultDecision, FaultOutcome, Faults, Random } from "./faults.ts";
 export { decideFault, faultsPatchSchema, NO_FAULTS } from "./faults.ts";
 export type { Ledger } from "./ledger.ts";
+export type { RateLimits } from "./rate-limits.ts";
+export { STRIPE_LIMITS } from "./rate-limits.ts";
+export type { ThinEventPayload, ThinEventRecord } from "./state/thin-events.ts";
+export type { UsageRecord } from "./state/usage-records.ts";
+export type { Delivery, FlushResult } from "./webhooks/deliver.ts";
+export { signatureHeader } from "./webhooks/sign.ts";
+
+/** How often error reports go out when `errorReportIntervalMs` is not given. */
+export const DEFAULT_ERROR_REPORT_INTERVAL_MS = 30_000;
+/** How often the state file is written when `stateFile` is set. */
+export const STATE_SAVE_INTERVAL_MS = 5_000;
 
 /** Options for `startEmulator`. */
 export interface EmulatorOptions {
@@ -28,6 +49,16 @@ export interface EmulatorOptions {
   faults?: Partial<Faults>;
   /** Log requests with pino (fastify's logger); default false. */
   logger?: boolean;
+  /** Start the emulator clock at this Unix time (seconds); it runs on from there. */
+  startTime?: number;
+  /** Rate limits; default `{mode: "off"}` so tests and `npm start` never trip on them. */
+  rateLimits?: RateLimits;
+  /** Where signed thin events (asynchronous error reports) are POSTed. */
+  eventDestinations?: EventDestination[];
+  /** How often waiting error reports are sent (real ms); default 30 s; 0 turns the timer off. */
+  errorReportIntervalMs?: number;
+  /** Load state from this file at start, save it every few seconds and on close. */
+  stateFile?: string;
 }
 
 /** Test seams beyond the public options: a fixed clock, a seeded random source. */
@@ -56,8 +87,28 @@ export interface RunningEmulator {
   revokeKey(key: string): void;
   /** Undo `revokeKey`. */
   restoreKey(key: string): void;
-  /** Stop listening and release the port. */
+  /** Stop listening and release the port (and save the state file, when set). */
   close(): Promise<void>;
+  /** The emulator clock, Unix seconds. */
+  now(): number;
+  /** Move the emulator clock by whole seconds (same as POST /_emulator/clock). */
+  advanceClock(seconds: number): void;
+  /** Set the emulator clock to a Unix time in seconds. */
+  setClock(unix: number): void;
+  /** Merge a patch into one endpoint group's faults; throws on an invalid value. */
+  setEndpointFaults(group: EndpointGroup, f: Partial<Faults>): void;
+  /** The faults in force for one endpoint group. */
+  endpointFaults(group: EndpointGroup): Faults;
+  /** Drop a group's own faults: it follows the global ones again. */
+  clearEndpointFaults(group: EndpointGroup): void;
+  /** Replace the rate-limit settings; throws on an invalid value. */
+  setRateLimits(settings: RateLimits): void;
+  /** Register an event destination for thin events. */
+  addEventDestination(destination: EventDestination): void;
+  /** Build and deliver the waiting error reports now. */
+  flushErrorReports(): Promise<FlushResult>;
+  /** Write the state file now (no-op without `stateFile`). */
+  saveState(): Promise<void>;
 }
 
 /** The key accepted when no `apiKeys` are given. */
@@ -72,12 +123,32 @@ export async function startEmulator(
 ): Promise<RunningEmulator> {
   const apiKeys = options.apiKeys?.length ? [...options.apiKeys] : [DEFAULT_EMULATOR_KEY];
   const [apiKey = DEFAULT_EMULATOR_KEY] = apiKeys;
-  const ctx = createContext({ apiKeys, faults: options.faults ?? {}, ...deps });
+  const ctx = createContext({
+    apiKeys,
+    faults: options.faults ?? {},
+    rateLimits: options.rateLimits,
+    destinations: options.eventDestinations,
+    ...deps,
+  });
+  if (options.startTime !== undefined) ctx.clock.set(options.startTime);
+  const { stateFile } = options;
+  if (stateFile) await loadStore(ctx.store, stateFile);
   const app = buildEmulatorApp(ctx, { logger: options.logger ?? false });
   await app.listen({
     host: options.host ?? "127.0.0.1",
     port: options.port ?? DEFAULT_EMULATOR_PORT,
   });
+  const logError = (error: unknown) => app.log.error({ err: error }, "emulator background task");
+  const interval = options.errorReportIntervalMs ?? DEFAULT_ERROR_REPORT_INTERVAL_MS;
+  const stopReports = interval > 0 ? scheduleErrorReports(ctx, interval, logError) : () => {};
+  const saveState = async () => {
+    if (stateFile) await saveStore(ctx.store, stateFile);
+  };
+  let saveTimer: NodeJS.Timeout | null = null;
+  if (stateFile) {
+    saveTimer = setInterval(() => saveState().catch(logError), STATE_SAVE_INTERVAL_MS);
+    saveTimer.unref();
+  }
   const { address, port, family } = app.server.address() as AddressInfo;
   const host = family === "IPv6" ? `[${address}]` : address;
   return {
@@ -91,6 +162,29 @@ export async function startEmulator(
     faults: () => ctx.faults(),
     revokeKey: (key) => ctx.keys.revoke(key),
     restoreKey: (key) => ctx.keys.restore(key),
-    close: () => app.close(),
+    close: async () => {
+      stopReports();
+      if (saveTimer) clearInterval(saveTimer);
+      await app.close();
+      await saveState();
+    },
+    now: () => unixSeconds(ctx.clock),
+    advanceClock: (seconds) => ctx.clock.advance(seconds),
+    setClock: (unix) => ctx.clock.set(unix),
+    setEndpointFaults: (group, f) => {
+      ctx.endpointFaults.setGroup(group, f);
+    },
+    endpointFaults: (group) => ctx.endpointFaults.effective(group),
+    clearEndpointFaults: (group) => {
+      ctx.endpointFaults.clearGroup(group);
+    },
+    setRateLimits: (settings) => {
+      ctx.rateLimiter.configure(settings);
+    },
+    addEventDestination: (destination) => {
+      ctx.destinations.push({ ...destination });
+    },
+    flushErrorReports: () => flushErrorReports(ctx),
+    saveState,
   };
 }

@@ -1,13 +1,27 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import qs from "qs";
-import { authenticate } from "./auth.ts";
+import { authenticate, isLiveRequest, readApiKey } from "./auth.ts";
 import type { EmulatorContext } from "./context.ts";
 import { apiError, StripeHttpError, unrecognizedUrl } from "./errors.ts";
+import { invalidSessionToken } from "./errors-v2.ts";
 import { newRequestId } from "./ids.ts";
+import { type Caller, registerPipeline } from "./pipeline.ts";
 import { registerAdminRoutes } from "./routes/admin.ts";
+import { registerControlRoutes } from "./routes/admin-control.ts";
 import { registerCustomerRoutes } from "./routes/customers.ts";
+import { registerAdjustmentRoutes } from "./routes/meter-event-adjustments.ts";
+import { registerSessionRoutes } from "./routes/meter-event-sessions.ts";
+import { registerStreamRoutes } from "./routes/meter-event-stream.ts";
+import { registerSummaryRoutes } from "./routes/meter-event-summaries.ts";
 import { registerMeterEventRoutes } from "./routes/meter-events.ts";
 import { registerMeterRoutes } from "./routes/meters.ts";
+import { registerPriceRoutes } from "./routes/prices.ts";
+import { registerProductRoutes } from "./routes/products.ts";
+import { registerSubscriptionItemRoutes } from "./routes/subscription-items.ts";
+import { registerSubscriptionRoutes } from "./routes/subscriptions.ts";
+import { registerUsageRecordRoutes } from "./routes/usage-records.ts";
+import { registerV2EventRoutes } from "./routes/v2-events.ts";
+import { sessionForToken } from "./state/sessions.ts";
 
 // Stripe's bracket nesting (`payload[value]=3`, `expand[0]=x`); prototypes stay off so a
 // `__proto__[x]` parameter cannot reach Object.prototype.
@@ -71,14 +85,45 @@ export function buildEmulatorApp(ctx: EmulatorContext, options: AppOptions): Fas
   });
 
   registerAdminRoutes(app, ctx);
+  registerControlRoutes(app, ctx);
+  // Stripe checks the key before it reads the body: a 401 never depends on the request.
+  const secretKey = (authorization: string | undefined): Caller => ({
+    caller: authenticate(ctx.keys, authorization),
+    live: isLiveRequest(authorization),
+  });
   app.register(async (v1) => {
-    // Stripe checks the key before it reads the body: a 401 never depends on the request.
-    v1.addHook("onRequest", async (req) => {
-      authenticate(ctx.keys, req.headers.authorization);
+    registerPipeline(v1, ctx, {
+      api: "v1",
+      authenticate: (req) => secretKey(req.headers.authorization),
     });
     registerCustomerRoutes(v1, ctx);
     registerMeterRoutes(v1, ctx);
     registerMeterEventRoutes(v1, ctx);
+    registerAdjustmentRoutes(v1, ctx);
+    registerSummaryRoutes(v1, ctx);
+    registerProductRoutes(v1, ctx);
+    registerPriceRoutes(v1, ctx);
+    registerSubscriptionRoutes(v1, ctx);
+    registerSubscriptionItemRoutes(v1, ctx);
+    registerUsageRecordRoutes(v1, ctx);
+  });
+  app.register(async (v2) => {
+    registerPipeline(v2, ctx, {
+      api: "v2",
+      authenticate: (req) => {
+        if (req.routeOptions.url !== "/v2/billing/meter_event_stream") {
+          return secretKey(req.headers.authorization);
+        }
+        // The stream takes the session's token, never a secret key.
+        const token = readApiKey(req.headers.authorization);
+        const session = token === null ? null : sessionForToken(ctx.store, ctx.clock, token);
+        if (token === null || session === null) throw invalidSessionToken();
+        return { caller: token, live: session.session.livemode };
+      },
+    });
+    registerSessionRoutes(v2, ctx);
+    registerStreamRoutes(v2, ctx);
+    registerV2EventRoutes(v2, ctx);
   });
   return app;
 }

@@ -10,6 +10,8 @@ const faultsArb: fc.Arbitrary<Faults> = fc.record({
   p500: probability,
   pAmbiguous: probability,
   p429: probability,
+  pLockTimeout: probability,
+  pTimeout: probability,
 });
 
 /** A random source that hands out `draws` and counts how many were taken. */
@@ -19,16 +21,22 @@ function source(draws: number[]): { random: () => number; taken: () => number } 
 }
 
 describe("decideFault (pure)", () => {
-  it("the outcome is the band the second draw falls in: 429, then 500, then ambiguous", () => {
+  it("the outcome is the band the second draw falls in: 429, lock timeout, 500, ambiguous, timeout", () => {
     fc.assert(
       fc.property(faultsArb, unit, unit, unit, (faults, a, u, kind) => {
         const { outcome } = decideFault(faults, source([a, u, kind]).random);
-        const { p429, p500, pAmbiguous } = faults;
-        if (u < p429) return outcome === "rate_limit";
-        if (u < p429 + p500) return outcome === "error_500";
-        if (u < p429 + p500 + pAmbiguous) {
+        const { p429, pLockTimeout, p500, pAmbiguous, pTimeout } = faults;
+        const edges = [p429, pLockTimeout, p500, pAmbiguous, pTimeout].map((_, i, all) =>
+          all.slice(0, i + 1).reduce((sum, p) => sum + p, 0),
+        );
+        const [e429 = 0, eLock = 0, e500 = 0, eAmbiguous = 0, eTimeout = 0] = edges;
+        if (u < e429) return outcome === "rate_limit";
+        if (u < eLock) return outcome === "lock_timeout";
+        if (u < e500) return outcome === "error_500";
+        if (u < eAmbiguous) {
           return outcome === (kind < 0.5 ? "ambiguous_drop" : "ambiguous_500");
         }
+        if (u < eTimeout) return outcome === "timeout";
         return outcome === "none";
       }),
     );
@@ -68,6 +76,10 @@ describe("decideFault (pure)", () => {
         expect(decideFault({ ...NO_FAULTS, pAmbiguous: 1 }, draws()).outcome).toMatch(
           /^ambiguous_/,
         );
+        expect(decideFault({ ...NO_FAULTS, pLockTimeout: 1 }, draws()).outcome).toBe(
+          "lock_timeout",
+        );
+        expect(decideFault({ ...NO_FAULTS, pTimeout: 1 }, draws()).outcome).toBe("timeout");
       }),
     );
   });

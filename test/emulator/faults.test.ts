@@ -36,13 +36,12 @@ describe("fault injection on the usage endpoint", () => {
     expect(emu.ledger().events).toEqual([]);
   });
 
-  it("pAmbiguous=1 applies the event and then fails", async () => {
+  it("pAmbiguous=1 applies the event exactly once, whatever the client saw", async () => {
     const { emu, stripe } = await setup({ faults: { pAmbiguous: 1 } });
     const { customer } = await customerAndMeter(stripe);
-    const error = await rejectionOf(usage(stripe, customer.id));
-    // Either a 500, or a dropped connection that stripe-node retries once by itself and that
-    // then meets the identifier already applied: both leave the caller unsure, as they should.
-    expect(error).toBeInstanceOf(Stripe.errors.StripeError);
+    // Either a 500, or a dropped connection that stripe-node retries once by itself with the
+    // same Idempotency-Key, which the idempotency layer answers with the stored success.
+    await usage(stripe, customer.id).catch((error: unknown) => error);
     emu.setFaults({ pAmbiguous: 0 });
     const resend = await rejectionOf(usage(stripe, customer.id));
     expect(resend).toMatchObject({ statusCode: 400, headers: { "stripe-should-retry": "false" } });
@@ -65,16 +64,20 @@ describe("fault injection on the usage endpoint", () => {
     expect(emu.ledger().events).toHaveLength(1);
   });
 
-  it("an ambiguous drop closes the socket unanswered; stripe-node's own retry meets the duplicate", async () => {
+  it("an ambiguous drop closes the socket unanswered; stripe-node's own retry replays the stored success", async () => {
     // First request: ambiguous, kind < 0.5 → drop. stripe-node retries a closed connection once
-    // even with maxNetworkRetries 0; that retry draws 0.99 → no fault → duplicate identifier.
+    // even with maxNetworkRetries 0, with the same Idempotency-Key: the layer replays the
+    // success the server stored before the connection was lost, and applies nothing twice.
     const random = replay(0.5, 0, 0.1, 0.5, 0.99, 0.99);
     const { emu, stripe } = await setup({ faults: { pAmbiguous: 0.5 } }, { random });
     const { customer } = await customerAndMeter(stripe);
-    const error = await rejectionOf(usage(stripe, customer.id));
-    expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-    expect((error as Error).message).toBe("An event already exists with identifier evt-1.");
+    const event = await stripe.billing.meterEvents.create({
+      event_name: "api_requests",
+      payload: { stripe_customer_id: customer.id, value: "1" },
+    });
+    expect(event.lastResponse.headers["idempotent-replayed"]).toBe("true");
     expect(emu.ledger().events).toHaveLength(1);
+    expect(emu.ledger().events[0]?.identifier).toBe(event.identifier);
   });
 
   it("latency delays the usage endpoint by latencyMs", async () => {
@@ -102,6 +105,8 @@ describe("fault settings", () => {
       p500: 0.25,
       pAmbiguous: 0,
       p429: 0,
+      pLockTimeout: 0,
+      pTimeout: 0,
     });
   });
 

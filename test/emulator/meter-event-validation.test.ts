@@ -1,4 +1,3 @@
-import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { customerAndMeter, manualClock, rejectionOf, setup } from "./helpers.ts";
 
@@ -7,44 +6,7 @@ const NOW = NOW_MS / 1000;
 const DAY = 24 * 60 * 60;
 
 describe("meter events: rejected at once", () => {
-  it("a repeated identifier is rejected with 400 and Stripe-Should-Retry: false", async () => {
-    const { emu, stripe } = await setup();
-    const { customer } = await customerAndMeter(stripe);
-    const params = {
-      event_name: "api_requests",
-      payload: { stripe_customer_id: customer.id, value: "3" },
-      identifier: "evt-dup",
-    };
-    await stripe.billing.meterEvents.create(params);
-    const error = await rejectionOf(stripe.billing.meterEvents.create(params));
-    expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-    const e = error as Stripe.errors.StripeError;
-    expect(e.statusCode).toBe(400);
-    expect(e.message).toBe("An event already exists with identifier evt-dup.");
-    expect(e.raw).toMatchObject({ type: "invalid_request_error" });
-    expect(e.headers?.["stripe-should-retry"]).toBe("false");
-    expect(emu.ledger().totals).toEqual([
-      { customer: customer.id, event_name: "api_requests", value: 3 },
-    ]);
-  });
-
-  it("an identifier is accepted again once the 24-hour dedup window has passed", async () => {
-    const clock = manualClock(NOW_MS);
-    const { emu, stripe } = await setup({}, { clock });
-    const { customer } = await customerAndMeter(stripe);
-    const params = {
-      event_name: "api_requests",
-      payload: { stripe_customer_id: customer.id, value: "1" },
-      identifier: "evt-old",
-    };
-    await stripe.billing.meterEvents.create(params);
-    clock.advance(24 * 60 * 60 * 1000 - 1);
-    await rejectionOf(stripe.billing.meterEvents.create(params));
-    clock.advance(1);
-    await stripe.billing.meterEvents.create(params);
-    expect(emu.ledger().events).toHaveLength(2);
-  });
-
+  // The repeated identifier and its 24-hour window: conformance/dedup-and-idempotency.test.ts.
   it("a timestamp older than 35 days is rejected at once", async () => {
     const { emu, stripe } = await setup({}, { clock: manualClock(NOW_MS) });
     const { customer } = await customerAndMeter(stripe);

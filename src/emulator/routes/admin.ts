@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { EmulatorContext } from "../context.ts";
+import { type EndpointGroup, endpointGroupSchema } from "../endpoint-faults.ts";
 import { invalidRequest } from "../errors.ts";
 import type { Faults } from "../faults.ts";
 import type { Ledger } from "../ledger.ts";
@@ -8,11 +9,18 @@ import type { Ledger } from "../ledger.ts";
 const keyBody = z.object({ key: z.string().min(1) }).strict();
 
 /** Turn a zod failure into a 400 naming the field and the rule. */
-function badRequest(error: z.ZodError): Error {
+export function badRequest(error: z.ZodError): Error {
   const issue = error.issues[0];
   const param = issue?.path.join(".") || undefined;
   const message = issue ? `${param ?? "body"}: ${issue.message}` : "Invalid body";
   return invalidRequest(message, param ? { param } : {});
+}
+
+/** The `:group` route parameter, or a 400 listing the groups. */
+function groupOf(params: unknown): EndpointGroup {
+  const parsed = z.object({ group: endpointGroupSchema }).safeParse(params);
+  if (!parsed.success) throw badRequest(parsed.error);
+  return parsed.data.group;
 }
 
 /**
@@ -32,6 +40,28 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: EmulatorContext):
       throw error;
     }
   });
+
+  app.get("/_emulator/faults/endpoints", async () => ctx.endpointFaults.describe());
+
+  app.get(
+    "/_emulator/faults/:group",
+    async (req): Promise<Faults> => ctx.endpointFaults.effective(groupOf(req.params)),
+  );
+
+  app.post("/_emulator/faults/:group", async (req): Promise<Faults> => {
+    const group = groupOf(req.params);
+    try {
+      return ctx.endpointFaults.setGroup(group, req.body ?? {});
+    } catch (error) {
+      if (error instanceof z.ZodError) throw badRequest(error);
+      throw error;
+    }
+  });
+
+  app.delete(
+    "/_emulator/faults/:group",
+    async (req): Promise<Faults> => ctx.endpointFaults.clearGroup(groupOf(req.params)),
+  );
 
   app.post("/_emulator/keys/revoke", async (req): Promise<{ key: string; revoked: boolean }> => {
     const parsed = keyBody.safeParse(req.body);

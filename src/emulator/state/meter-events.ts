@@ -3,6 +3,7 @@ import type { Clock } from "../clock.ts";
 import { unixSeconds } from "../clock.ts";
 import { invalidRequest, parameterMissing, StripeHttpError } from "../errors.ts";
 import { newEventIdentifier } from "../ids.ts";
+import type { LedgerEvent } from "../ledger.ts";
 import {
   optionalInteger,
   optionalString,
@@ -11,6 +12,7 @@ import {
   rejectUnknown,
   requiredString,
 } from "../params.ts";
+import { type AsyncErrorCode, asyncErrorMessage } from "./async-errors.ts";
 import { isLiveCustomer } from "./customers.ts";
 import { DEFAULT_CUSTOMER_KEY, DEFAULT_VALUE_KEY, meterForEvent } from "./meters.ts";
 import type { Store } from "./store.ts";
@@ -43,6 +45,7 @@ export function createMeterEvent(
   clock: Clock,
   livemode: boolean,
   params: Params,
+  began: () => void = () => {},
 ): Stripe.Billing.MeterEvent {
   rejectUnknown(params, PARAMS);
   const eventName = requiredString(params, "event_name", { maxLength: MAX_NAME_LENGTH });
@@ -65,25 +68,31 @@ export function createMeterEvent(
     });
   }
   const value = parseValue(payload[valueKey], valueKey);
+  // The parameters are valid: from here the idempotency layer keeps even a 400 (duplicate).
+  began();
 
   if (identifier !== undefined) checkNotDuplicate(store, clock, identifier);
   const id = identifier ?? newEventIdentifier();
   store.identifiers.set(id, clock.now());
 
-  let reason: string | null = null;
-  if (meter === null) reason = "no_meter";
-  else if (meter.status !== "active") reason = "archived_meter";
-  else if (!isLiveCustomer(store, customer)) reason = "meter_event_customer_not_found";
-  store.ledger.record({
-    identifier: id,
-    event_name: eventName,
-    customer,
-    value,
-    timestamp,
-    created: now,
-    counted: reason === null,
-    reason,
-  });
+  const reason = routingFailure(store, meter, eventName, customer);
+  recordAccepted(
+    store,
+    clock,
+    livemode,
+    {
+      identifier: id,
+      event_name: eventName,
+      customer,
+      value,
+      timestamp,
+      created: now,
+      counted: reason === null,
+      reason: reason?.code ?? null,
+      meter: meter?.id ?? null,
+    },
+    reason?.message ?? "",
+  );
 
   return {
     object: "billing.meter_event",
@@ -94,6 +103,69 @@ export function createMeterEvent(
     payload: { ...payload },
     timestamp,
   };
+}
+
+/**
+ * The asynchronous failure of an event whose shape is valid: no meter for its event_name, an
+ * inactive meter, an unknown or deleted customer. Null when the event counts.
+ */
+export function routingFailure(
+  store: Store,
+  meter: Stripe.Billing.Meter | null,
+  eventName: string,
+  customer: string,
+): { code: AsyncErrorCode; message: string } | null {
+  let code: AsyncErrorCode | null = null;
+  let detail = eventName;
+  if (meter === null) code = "no_meter";
+  else if (meter.status !== "active") code = "archived_meter";
+  else if (!isLiveCustomer(store, customer)) {
+    code = "meter_event_customer_not_found";
+    detail = customer;
+  }
+  return code === null ? null : { code, message: asyncErrorMessage(code, detail) };
+}
+
+/**
+ * Put an accepted event in the ledger; an uncounted one also waits in the async error log for
+ * the next error report (its `reason` is the report's code).
+ */
+export function recordAccepted(
+  store: Store,
+  clock: Clock,
+  live: boolean,
+  event: LedgerEvent,
+  message: string,
+): void {
+  store.ledger.record(event);
+  const code = event.reason;
+  if (code === null || !isAsyncCode(code)) return;
+  store.asyncErrors.add({
+    code,
+    message,
+    identifier: event.identifier,
+    meter: event.meter,
+    atMs: clock.now(),
+    live,
+  });
+}
+
+const ASYNC_CODES = new Set<string>([
+  "archived_meter",
+  "meter_event_customer_not_found",
+  "meter_event_dimension_count_too_high",
+  "meter_event_invalid_value",
+  "meter_event_no_customer_defined",
+  "meter_event_value_too_many_digits",
+  "missing_dimension_payload_keys",
+  "no_meter",
+  "timestamp_in_future",
+  "timestamp_too_far_in_past",
+]);
+
+/** Whether a ledger reason is one of Stripe's error report codes (a duplicate is not). */
+function isAsyncCode(reason: string): reason is AsyncErrorCode {
+  return ASYNC_CODES.has(reason);
 }
 
 function checkTimestampWindow(timestamp: number, now: number): void {

@@ -1,5 +1,10 @@
 import type Stripe from "stripe";
 import { LedgerBook } from "../ledger.ts";
+import { AsyncErrorLog } from "./async-errors.ts";
+import type { PriceRecord } from "./prices.ts";
+import type { SessionRecord } from "./sessions.ts";
+import type { SubscriptionRecord } from "./subscriptions.ts";
+import type { ThinEventRecord } from "./thin-events.ts";
 
 /** A customer as the emulator keeps it: deleted customers stay, so retrieve can say so. */
 export interface CustomerEntry {
@@ -21,5 +26,19 @@ export class Store {
   /** Meter event identifier → when it was accepted (clock ms), for the dedup window. */
   readonly identifiers = new Map<string, number>();
   /** Everything accepted, and what counted. */
-  readonly ledger = new LedgerBook();
+  ledger = new LedgerBook();
+  /** Products by id. */
+  readonly products = new Map<string, Stripe.Product>();
+  /** Prices by id. */
+  readonly prices = new Map<string, PriceRecord>();
+  /** Subscriptions by id, with their items. */
+  readonly subscriptions = new Map<string, SubscriptionRecord>();
+  /** Subscription item id → its subscription's id. */
+  readonly itemIndex = new Map<string, string>();
+  /** Meter event sessions by authentication token. */
+  readonly sessions = new Map<string, SessionRecord>();
+  /** v2 core events (thin events' full form) by id. */
+  readonly events = new Map<string, ThinEventRecord>();
+  /** Asynchronous validation failures not yet reported in an error report. */
+  readonly asyncErrors = new AsyncErrorLog();
 }
