@@ -3,6 +3,7 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
+import { lockDataDir } from "./pglite-lock.ts";
 import * as schema from "./schema/index.ts";
 
 /** The one database handle the code uses, whether PGlite or Postgres is behind it. */
@@ -28,15 +29,24 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
 }
 
 async function fromPglite(dataDir: string | null): Promise<Database> {
+  const unlock = dataDir === null ? () => {} : lockDataDir(dataDir);
   const client = dataDir === null ? new PGlite() : new PGlite(dataDir);
-  await client.waitReady;
+  try {
+    await client.waitReady;
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     db,
     kind: "pglite",
     // One PGlite instance is one connection in one process: nothing else can race it.
     withAdvisoryLock: (_lockId, fn) => fn(db),
-    close: () => client.close(),
+    async close() {
+      await client.close();
+      unlock();
+    },
   };
 }
 

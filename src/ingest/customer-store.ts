@@ -2,6 +2,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { type Customer, customers } from "../db/schema/customers.ts";
 import { ApiError } from "../lib/errors.ts";
+import { PREFLIGHT_WAITS, wakeWaiting } from "../outbox/wake.ts";
 
 /** What a PUT may say about a customer. Absent fields are left as they are. */
 export interface CustomerChange {
@@ -76,6 +77,19 @@ export async function putCustomer(
   key: string,
   change: CustomerChange,
 ): Promise<{ customer: Customer; created: boolean }> {
+  const result = await storeCustomer(db, key, change);
+  const c = result.customer;
+  // Events that waited for this link can go now, not after their scheduled re-check.
+  if (c.status === "active" && c.stripeCustomerId)
+    await wakeWaiting(db, { customerKey: key }, ["customer_unlinked"]);
+  return result;
+}
+
+async function storeCustomer(
+  db: Db,
+  key: string,
+  change: CustomerChange,
+): Promise<{ customer: Customer; created: boolean }> {
   try {
     return await db.transaction(async (tx) => {
       if (change.stripeCustomerId) await assertStripeIdFree(tx, key, change.stripeCustomerId);
@@ -145,6 +159,8 @@ export async function deleteCustomer(db: Db, key: string): Promise<Customer | nu
     })
     .where(eq(customers.key, key))
     .returning();
+  // Its waiting events fail pre-flight as customer_deleted on the next claim, not hours later.
+  if (row) await wakeWaiting(db, { customerKey: key }, PREFLIGHT_WAITS);
   return row ?? null;
 }
 

@@ -1,6 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { type DeliveryMode, type Meter, meters } from "../db/schema/meters.ts";
+import { wakeWaiting } from "../outbox/wake.ts";
 
 /** What a PUT may say about a meter. Absent fields are left as they are (or defaulted on create). */
 export interface MeterChange {
@@ -55,6 +56,19 @@ export function meterColumns(change: MeterChange): Partial<Meter> {
  * two concurrent declarations of one meter cannot both create it.
  */
 export async function putMeter(
+  db: Db,
+  eventName: string,
+  change: MeterChange,
+): Promise<{ meter: Meter; created: boolean }> {
+  const result = await storeMeter(db, eventName, change);
+  // Events parked for want of this meter go on the next claim, not after their re-check.
+  if (result.meter.status === "active") {
+    await wakeWaiting(db, { eventName }, ["meter_unknown", "meter_inactive"]);
+  }
+  return result;
+}
+
+async function storeMeter(
   db: Db,
   eventName: string,
   change: MeterChange,

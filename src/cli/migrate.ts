@@ -1,0 +1,23 @@
+import { z } from "zod";
+import { loadConfig } from "../config.ts";
+import { migrate } from "../db/migrate.ts";
+import { openConfiguredDatabase } from "../system.ts";
+import { parseFlags } from "./usage-error.ts";
+
+const HELP = `Usage: meterline migrate
+
+Applies pending database migrations (DATABASE_URL, or PGlite in METERLINE_DATA_DIR) and exits.
+Safe to run from several processes at once: they take turns on an advisory lock.`;
+
+/** `meterline migrate`: apply migrations and exit. */
+export async function cmdMigrate(args: string[]): Promise<void> {
+  if (!parseFlags(args, {}, z.object({}), HELP)) return;
+  const config = loadConfig();
+  const database = await openConfiguredDatabase(config);
+  try {
+    await migrate(database);
+    process.stdout.write(`migrations applied (${database.kind})\n`);
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,145 @@
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/connect.ts";
+import { rows } from "../db/rows.ts";
+import type { EventStatus } from "../db/schema/usage-events.ts";
+
+/** The last error an event shows (last_error_* columns). */
+export interface RecordedError {
+  code: string;
+  message: string;
+  httpStatus: number | null;
+  requestId: string | null;
+}
+
+/** The row written to usage_event_attempts for this attempt or pre-flight decision. */
+export interface AttemptRecord {
+  outcome: string;
+  httpStatus: number | null;
+  stripeCode: string | null;
+  requestId: string | null;
+  message: string | null;
+  startedAt: Date;
+}
+
+/** One event's settlement, as the outbox writes it. */
+export interface SettleRow {
+  id: string;
+  /** Guard: counted attempts as claimed. A newer outcome has changed it. */
+  attempts: number;
+  /** Guard: claims as claimed. A later claim (even by the same owner) has changed it. */
+  claims: number;
+  status: Exclude<EventStatus, "discarded">;
+  /** attempts + 1 when true. */
+  counted: boolean;
+  /** Pending only: the next claim may take it this long from now (database clock). */
+  delayMs: number;
+  /** Pending only: why it waits. */
+  waitReason: string | null;
+  /** New last error, or null to keep the previous one (a wait or a delivery is no error). */
+  error: RecordedError | null;
+  /** Request id of the delivering call. */
+  stripeRequestId: string | null;
+  firstAmbiguousAt: Date | null;
+  /** When the Stripe call started; null when no call was made (pre-flight). */
+  sentAt: Date | null;
+  /** The audit row; null writes none (a wait rechecked for the same reason tells nothing new). */
+  attempt: AttemptRecord | null;
+}
+
+/**
+ * Writes a batch of settlements in ONE statement and returns the ids it settled. A row is
+ * settled only while this worker still holds the lease from the same claim, so a worker that
+ * lost its lease cannot overwrite a newer outcome. Every attempt that reached Stripe gets its
+ * attempt row even then (as lease_lost): the audit trail records every call made.
+ */
+export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise<Set<string>> {
+  if (batch.length === 0) return new Set();
+  const json = JSON.stringify(
+    batch.map((r) => ({
+      id: r.id,
+      attempts: r.attempts,
+      claims: r.claims,
+      status: r.status,
+      counted: r.counted,
+      delay_ms: r.delayMs,
+      wait_reason: r.waitReason,
+      has_error: r.error !== null,
+      error_code: r.error?.code ?? null,
+      error_message: r.error?.message ?? null,
+      error_http_status: r.error?.httpStatus ?? null,
+      error_request_id: r.error?.requestId ?? null,
+      stripe_request_id: r.stripeRequestId,
+      first_ambiguous_at: r.firstAmbiguousAt?.toISOString() ?? null,
+      sent_at: r.sentAt?.toISOString() ?? null,
+      has_attempt: r.attempt !== null,
+      outcome: r.attempt?.outcome ?? null,
+      a_http_status: r.attempt?.httpStatus ?? null,
+      a_stripe_code: r.attempt?.stripeCode ?? null,
+      a_request_id: r.attempt?.requestId ?? null,
+      a_message: r.attempt?.message ?? null,
+      started_at: r.attempt?.startedAt.toISOString() ?? null,
+    })),
+  );
+  const settled = await rows<{ id: string }>(
+    db,
+    sql`
+    with v as (
+      -- The whole batch travels as one jsonb parameter: one round trip, one statement.
+      select * from jsonb_to_recordset(${json}::jsonb) as v(
+        id text, attempts int, claims int, status text, counted boolean, delay_ms float8,
+        wait_reason text, has_error boolean, error_code text, error_message text,
+        error_http_status int, error_request_id text, stripe_request_id text,
+        first_ambiguous_at timestamptz, sent_at timestamptz, has_attempt boolean, outcome text,
+        a_http_status int,
+        a_stripe_code text, a_request_id text, a_message text, started_at timestamptz)
+    ),
+    settled as (
+      update usage_events as e set
+        status = v.status,
+        attempts = e.attempts + (case when v.counted then 1 else 0 end),
+        -- The outcome is written: the lease has done its job.
+        lease_owner = null,
+        lease_expires_at = null,
+        -- The database's clock again, so hosts with skewed clocks agree on when it is due.
+        next_attempt_at = case when v.status = 'pending'
+          then now() + v.delay_ms * interval '1 millisecond' else e.next_attempt_at end,
+        wait_reason = case when v.status = 'pending' then v.wait_reason end,
+        first_attempt_at = coalesce(e.first_attempt_at, v.sent_at),
+        last_attempt_at = coalesce(v.sent_at, e.last_attempt_at),
+        -- Once set, never moved: the dedup window counts from the FIRST ambiguous attempt.
+        first_ambiguous_at = coalesce(e.first_ambiguous_at, v.first_ambiguous_at),
+        last_error_code = case when v.has_error then v.error_code else e.last_error_code end,
+        last_error_message = case when v.has_error then v.error_message else e.last_error_message end,
+        last_http_status = case when v.has_error then v.error_http_status else e.last_http_status end,
+        last_request_id = case when v.has_error then v.error_request_id else e.last_request_id end,
+        stripe_request_id = coalesce(v.stripe_request_id, e.stripe_request_id),
+        reported_at = case when v.status = 'reported' then now() else e.reported_at end,
+        failed_at = case when v.status = 'failed' then now() else e.failed_at end
+      from v
+      where e.id = v.id
+        -- Only a live event: a person may have discarded or resolved it meanwhile.
+        and e.status = 'pending'
+        -- The guard: still ours, from the same claim, and no newer attempt was counted.
+        and e.lease_owner = ${owner}
+        and e.attempts = v.attempts
+        and e.claims = v.claims
+      returning e.id, e.attempts
+    ),
+    logged as (
+      insert into usage_event_attempts
+        (event_id, attempt, worker, outcome, http_status, stripe_code, request_id, message, started_at)
+      select v.id, coalesce(s.attempts, v.attempts), ${owner},
+        case when s.id is null then 'lease_lost' else v.outcome end,
+        v.a_http_status, v.a_stripe_code, v.a_request_id,
+        case when s.id is null
+          then 'lease lost before settling; the answer was ' || v.outcome || ': ' || coalesce(v.a_message, '')
+          else v.a_message end,
+        v.started_at
+      from v left join settled s on s.id = v.id
+      -- A pre-flight decision that lost its lease changed nothing and called no one: no row.
+      where v.has_attempt and (s.id is not null or v.sent_at is not null)
+    )
+    select id from settled`,
+  );
+  return new Set(settled.map((r) => r.id));
+}

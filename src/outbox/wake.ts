@@ -1,0 +1,55 @@
+import { and, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
+import type { Db } from "../db/connect.ts";
+import { usageEvents } from "../db/schema/usage-events.ts";
+
+/** Every reason pre-flight parks an event for (src/reporter/preflight.ts); a retry's backoff is not one. */
+export const PREFLIGHT_WAITS = [
+  "customer_unlinked",
+  "meter_unknown",
+  "meter_inactive",
+  "timestamp_in_future",
+];
+
+/**
+ * Every meter-scope wait: pre-flight's, the worker's (no sink for the meter's delivery mode) and
+ * a Stripe rejection about the meter (parked). Wake these when a meter is declared, reactivated
+ * or fixed.
+ */
+export const METER_WAITS = [
+  "meter_unknown",
+  "meter_inactive",
+  "meter_rejected",
+  "delivery_mode_unavailable",
+];
+
+/**
+ * Makes pending events that wait on a customer or a meter due now, so that a change an operator
+ * just made (a customer linked or deleted, a meter declared or reactivated) takes effect on the
+ * next claim instead of after the wait pre-flight had scheduled. Only waits listed in `reasons`
+ * are cut short: a retry's backoff is left alone (it protects Stripe), and leased events are left
+ * to their worker. Returns how many events it woke.
+ */
+export async function wakeWaiting(
+  db: Db,
+  target: { customerKey: string } | { eventName: string },
+  reasons: string[],
+): Promise<number> {
+  const who: SQL =
+    "customerKey" in target
+      ? eq(usageEvents.customerKey, target.customerKey)
+      : eq(usageEvents.eventName, target.eventName);
+  const woken = await db
+    .update(usageEvents)
+    .set({ nextAttemptAt: sql`now()` })
+    .where(
+      and(
+        who,
+        eq(usageEvents.status, "pending"),
+        gt(usageEvents.nextAttemptAt, sql`now()`),
+        inArray(usageEvents.waitReason, reasons),
+        sql`(${usageEvents.leaseExpiresAt} is null or ${usageEvents.leaseExpiresAt} < now())`,
+      ),
+    )
+    .returning({ id: usageEvents.id });
+  return woken.length;
+}

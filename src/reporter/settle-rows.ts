@@ -1,0 +1,116 @@
+import type { ClaimedEvent } from "../outbox/claim.ts";
+import type { RecordedError, SettleRow } from "../outbox/settle.ts";
+import type { Answer } from "./classify.ts";
+import { describeAnswer, type Settlement } from "./decide.ts";
+import type { Preflight } from "./preflight.ts";
+
+type Guard = Pick<ClaimedEvent, "id" | "attempts" | "claims">;
+
+/** The settle row for an attempt that reached Stripe (or failed to), from decide()'s verdict. */
+export function rowFromSettlement(event: Guard, s: Settlement, startedAt: Date): SettleRow {
+  const answer = s.answer;
+  const base = {
+    id: event.id,
+    attempts: event.attempts,
+    claims: event.claims,
+    counted: s.counted,
+    firstAmbiguousAt: s.firstAmbiguousAt,
+    sentAt: startedAt,
+    attempt: {
+      outcome: s.attemptOutcome,
+      httpStatus: answer?.httpStatus ?? null,
+      stripeCode: answer?.code ?? null,
+      requestId: answer?.requestId ?? null,
+      message: s.status === "failed" ? s.message : (answer?.message ?? null),
+      startedAt,
+    },
+  };
+  switch (s.status) {
+    case "reported":
+      return {
+        ...base,
+        status: "reported",
+        delayMs: 0,
+        waitReason: null,
+        error: null,
+        stripeRequestId: answer?.requestId ?? null,
+      };
+    case "failed":
+      return {
+        ...base,
+        status: "failed",
+        delayMs: 0,
+        waitReason: null,
+        error: {
+          code: s.code,
+          message: s.message,
+          httpStatus: answer?.httpStatus ?? null,
+          requestId: answer?.requestId ?? null,
+        },
+        stripeRequestId: null,
+      };
+    case "pending":
+      return {
+        ...base,
+        status: "pending",
+        delayMs: s.delayMs,
+        waitReason: s.waitReason,
+        error: answer ? errorOf(answer) : null,
+        stripeRequestId: null,
+      };
+  }
+}
+
+/** The settle row for a pre-flight verdict that is not "send": no Stripe call was made. */
+export function rowFromPreflight(
+  event: Guard & Pick<ClaimedEvent, "firstAmbiguousAt" | "waitReason">,
+  verdict: Exclude<Preflight, { kind: "send" }>,
+  now: Date,
+): SettleRow {
+  const base = {
+    id: event.id,
+    attempts: event.attempts,
+    claims: event.claims,
+    counted: false,
+    firstAmbiguousAt: event.firstAmbiguousAt,
+    sentAt: null,
+    stripeRequestId: null,
+  };
+  const attempt = {
+    httpStatus: null,
+    stripeCode: null,
+    requestId: null,
+    message: verdict.message,
+    startedAt: now,
+  };
+  if (verdict.kind === "fail") {
+    return {
+      ...base,
+      status: "failed",
+      delayMs: 0,
+      waitReason: null,
+      error: { code: verdict.code, message: verdict.message, httpStatus: null, requestId: null },
+      attempt: { ...attempt, outcome: "preflight_failed" },
+    };
+  }
+  return {
+    ...base,
+    status: "pending",
+    delayMs: Math.max(0, verdict.until.getTime() - now.getTime()),
+    waitReason: verdict.reason,
+    // A wait is no error: the last one (if any) stays visible.
+    error: null,
+    // Rechecked and still waiting for the same reason: the trail already says so. Without this,
+    // an unlinked customer's events would add a row per recheck for up to the hold limit.
+    attempt: event.waitReason === verdict.reason ? null : { ...attempt, outcome: "waiting" },
+  };
+}
+
+function errorOf(a: Answer): RecordedError {
+  return {
+    code: a.code ?? (a.httpStatus === null ? "no_response" : `http_${a.httpStatus}`),
+    message: describeAnswer(a),
+    httpStatus: a.httpStatus,
+    requestId: a.requestId,
+  };
+}

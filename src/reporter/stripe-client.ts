@@ -1,0 +1,32 @@
+import Stripe from "stripe";
+
+/** Where the reporter's Stripe client sends requests, and how long it waits. */
+export interface StripeClientOptions {
+  secretKey: string;
+  /** e.g. http://127.0.0.1:12111 for the emulator; null for the real Stripe. */
+  apiBase: string | null;
+  timeoutMs: number;
+}
+
+/**
+ * The reporter's Stripe client. `maxNetworkRetries: 0`: the reporter owns its retries (with
+ * its own backoff, attempt counting and dedup window); SDK retries would hide attempts from it.
+ * The host/port/protocol override applies to every Stripe host, so the emulator serves it all.
+ */
+export function createStripeClient({ secretKey, apiBase, timeoutMs }: StripeClientOptions): Stripe {
+  const base = apiBase === null ? {} : hostOf(apiBase);
+  return new Stripe(secretKey, {
+    maxNetworkRetries: 0,
+    timeout: timeoutMs,
+    // Telemetry headers describe the previous request; noise for the emulator, none for us.
+    telemetry: false,
+    ...base,
+  });
+}
+
+function hostOf(apiBase: string): { host: string; port: number; protocol: "http" | "https" } {
+  const url = new URL(apiBase);
+  const protocol = url.protocol === "http:" ? "http" : "https";
+  const port = url.port === "" ? (protocol === "http" ? 80 : 443) : Number(url.port);
+  return { host: url.hostname, port, protocol };
+}

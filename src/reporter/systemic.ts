@@ -1,0 +1,23 @@
+import type { Outcome } from "./classify.ts";
+
+/** A rejection Stripe gave for one event. */
+export type Rejection = Extract<Outcome, { kind: "rejected" }>;
+
+/**
+ * The seam for the "systemic" row of the outcome table: the same rejection code across many
+ * customers in a short window is not poison but a systemic fault (a bad deploy, a changed
+ * meter), and must halt instead of dead-lettering the queue. Deciding that needs memory over
+ * many events and time, so it lives behind this port; the worker asks it before failing any
+ * event for a Stripe rejection.
+ */
+export interface SystemicGuard {
+  /** "systemic" turns the rejection into an account halt: nothing failed, nothing counted. */
+  judge(
+    rejection: Rejection,
+    event: { customerKey: string; eventName: string },
+    now: Date,
+  ): "poison" | "systemic";
+}
+
+/** Today's guard (the cross-customer detector is a later issue): every rejection is the event's own. */
+export const everyRejectionIsPoison: SystemicGuard = { judge: () => "poison" };

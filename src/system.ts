@@ -1,0 +1,137 @@
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import pino, { type Logger } from "pino";
+import type { Config } from "./config.ts";
+import { type Database, openDatabase } from "./db/connect.ts";
+import { migrate } from "./db/migrate.ts";
+import type { DeliveryMode } from "./db/schema/meters.ts";
+import { type RunningEmulator, startEmulator } from "./emulator/index.ts";
+import { buildApp } from "./http/app.ts";
+import { fromMeterEvents } from "./reporter/sinks/meter-events.ts";
+import type { UsageSink } from "./reporter/sinks/port.ts";
+import { createStripeClient } from "./reporter/stripe-client.ts";
+import { type Reporter, startReporter } from "./reporter/worker.ts";
+
+/** The key the bundled emulator accepts, and the one Meterline uses against it. */
+export const EMULATOR_KEY = "sk_test_emulator";
+
+/** Which parts one process runs: `start` runs all; `serve` and `worker` one each. */
+export interface SystemParts {
+  api: boolean;
+  worker: boolean;
+}
+
+/** A running Meterline process: whatever parts it started, and how to stop them in order. */
+export interface System {
+  config: Config;
+  database: Database;
+  logger: Logger;
+  /** The API's URL, when the API runs. */
+  apiUrl: string | null;
+  /** The bundled emulator, when no Stripe key was configured. */
+  emulator: RunningEmulator | null;
+  reporter: Reporter | null;
+  app: FastifyInstance | null;
+  /** Stops claiming, lets in-flight sends settle, closes the API, the emulator and the database. */
+  stop(): Promise<void>;
+}
+
+/** Opens the database where the config says: Postgres by URL, else PGlite in the data folder. */
+export function openConfiguredDatabase(config: Config): Promise<Database> {
+  return config.databaseUrl
+    ? openDatabase({ url: config.databaseUrl })
+    : openDatabase({ dataDir: join(config.dataDir, "pglite") });
+}
+
+/**
+ * Starts the configured parts in one process. The emulator starts only when the API or worker
+ * needs Stripe and no STRIPE_SECRET_KEY is set: that is how `npm start` needs no account.
+ */
+export async function startSystem(config: Config, parts: SystemParts): Promise<System> {
+  const logger = pino({ level: config.logLevel, base: { worker: config.worker.id } });
+  const database = await openConfiguredDatabase(config);
+  const stops: Array<() => Promise<void>> = [() => database.close()];
+  try {
+    await migrate(database);
+
+    let emulator: RunningEmulator | null = null;
+    let stripeBase = config.stripe.apiBase;
+    let stripeKey = config.stripe.secretKey;
+    if (stripeKey === null && parts.worker) {
+      emulator = await startEmulator({
+        port: config.stripe.emulatorPort,
+        apiKeys: [EMULATOR_KEY],
+        // Kept beside the embedded database, so a restart finds the Stripe customers and meters
+        // that Meterline's rows are linked to.
+        stateFile: join(config.dataDir, "stripe-emulator.json"),
+      });
+      stops.unshift(() => emulator?.close() ?? Promise.resolve());
+      stripeBase = emulator.url;
+      stripeKey = emulator.apiKey;
+    }
+
+    let reporter: Reporter | null = null;
+    if (parts.worker && stripeKey !== null) {
+      const stripe = createStripeClient({
+        secretKey: stripeKey,
+        apiBase: stripeBase,
+        timeoutMs: config.stripe.requestTimeoutMs,
+      });
+      const sinks: Partial<Record<DeliveryMode, UsageSink>> = {
+        meter_events: fromMeterEvents(stripe),
+      };
+      reporter = startReporter({
+        db: database.db,
+        settings: config.worker,
+        sinkFor: (mode) => sinks[mode],
+        logger: logger.child({ part: "reporter" }),
+      });
+      const running = reporter;
+      stops.unshift(() => running.stop());
+    }
+
+    let app: FastifyInstance | null = null;
+    let apiUrl: string | null = null;
+    if (parts.api) {
+      const halted = () => reporter?.status().halted ?? null;
+      app = await buildApp({
+        db: database.db,
+        config,
+        logger: { level: config.logLevel },
+        readiness: () => {
+          const h = halted();
+          return h
+            ? { ready: false, reasons: [`reporting halted: ${h.reason}`] }
+            : { ready: true, reasons: [] };
+        },
+      });
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === "object" && address ? address.port : config.port;
+      apiUrl = `http://${config.host}:${port}`;
+      const running = app;
+      // The API closes first, so no new event is accepted while the worker drains.
+      stops.unshift(() => running.close());
+    }
+
+    let stopping: Promise<void> | null = null;
+    return {
+      config,
+      database,
+      logger,
+      apiUrl,
+      emulator,
+      reporter,
+      app,
+      stop() {
+        stopping ??= (async () => {
+          for (const stop of stops) await stop();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    for (const stop of stops) await stop().catch(() => {});
+    throw err;
+  }
+}

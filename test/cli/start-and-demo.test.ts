@@ -1,0 +1,117 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The quick start as a user runs it: `meterline start` on a fresh data folder, the curl command
+// it prints, then `meterline demo` against it. Real processes, real HTTP, the bundled emulator.
+const bin = join(import.meta.dirname, "../../bin/meterline.js");
+const dataDir = mkdtempSync(join(tmpdir(), "meterline-start-"));
+const env = {
+  ...process.env,
+  METERLINE_DATA_DIR: dataDir,
+  PORT: "0",
+  METERLINE_EMULATOR_PORT: "0",
+  LOG_LEVEL: "warn",
+  DATABASE_URL: "",
+  STRIPE_SECRET_KEY: "",
+};
+
+let server: ChildProcess;
+let banner = "";
+
+beforeAll(async () => {
+  server = spawn(process.execPath, [bin, "start"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  server.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
+  await new Promise<void>((resolve, reject) => {
+    server.stdout?.on("data", (d: Buffer) => {
+      banner += d.toString();
+      if (banner.includes("Ctrl-C stops")) resolve();
+    });
+    server.once("exit", (code) => reject(new Error(`start exited with ${code}: ${banner}`)));
+  });
+});
+
+afterAll(async () => {
+  if (server.exitCode === null) {
+    const exited = new Promise((resolve) => server.once("exit", resolve));
+    server.kill("SIGTERM");
+    await exited;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Pulls the URL, key and JSON body out of the printed curl command. */
+function printedCurl(): { url: string; key: string; body: string } {
+  const url = /curl -s -X POST (\S+)/.exec(banner)?.[1];
+  const key = /Authorization: Bearer (\S+)'/.exec(banner)?.[1];
+  const body = /-d '(\{.*\})'/.exec(banner)?.[1];
+  if (!url || !key || !body) throw new Error(`no curl example in:\n${banner}`);
+  return { url, key, body };
+}
+
+describe("meterline start", () => {
+  it("prints a curl example that is accepted, and the event is then reported", async () => {
+    const { url, key, body } = printedCurl();
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body,
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 1, duplicates: 0 });
+
+    const id = (JSON.parse(body) as { id: string }).id;
+    let event: { status: string; stripe_request_id: string | null } = {
+      status: "",
+      stripe_request_id: null,
+    };
+    for (let i = 0; i < 100 && event.status !== "reported"; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const trace = await fetch(`${url}/${id}`, { headers: { authorization: `Bearer ${key}` } });
+      event = (await trace.json()) as typeof event;
+    }
+    expect(event.status).toBe("reported");
+    expect(event.stripe_request_id).toMatch(/^req_/);
+  });
+
+  it("the demo reports healthy events, dead-letters its poison pills with reasons, and the ledger matches", async () => {
+    const demo = spawn(
+      process.execPath,
+      [bin, "demo", "--duration", "3", "--rate", "60", "--customers", "5"],
+      {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    demo.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    demo.stderr?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise((resolve) => demo.once("exit", resolve));
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/Final: sent 180 \| reported \d+ \| pending 0 \| dead-lettered \d+/);
+    expect(out).toMatch(/timestamp_too_old: \d+/);
+    expect(out).toMatch(/\(deleted customer\): failed, customer_deleted: /);
+    expect(out).toMatch(/\(timestamp 40 days old\): failed, timestamp_too_old: /);
+    expect(out).toContain("Stripe's ledger matches what was sent");
+  });
+
+  it("a second process cannot open the same embedded database, and says why", async () => {
+    const keys = spawn(process.execPath, [bin, "keys", "list"], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    keys.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const code = await new Promise((resolve) => keys.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(err).toContain("is open in process");
+  });
+});

@@ -1,0 +1,60 @@
+import { defaultConfig } from "../../src/config.ts";
+import type { Customer } from "../../src/db/schema/customers.ts";
+import type { Meter } from "../../src/db/schema/meters.ts";
+import type { ClaimedEvent } from "../../src/outbox/claim.ts";
+
+/** The default worker settings: the unit tests check the product's real defaults. */
+export const settings = defaultConfig().worker;
+
+/** A fixed "now" for pure tests. */
+export const NOW = new Date("2026-11-24T12:00:00.000Z");
+
+/** Milliseconds in an hour. */
+export const HOUR = 3_600_000;
+/** Milliseconds in a day. */
+export const DAY = 24 * HOUR;
+
+/** A claimed event, healthy unless overridden. */
+export function event(overrides: Partial<ClaimedEvent> = {}): ClaimedEvent {
+  return {
+    id: "evt_1",
+    customerKey: "acme",
+    eventName: "api_calls",
+    value: 3,
+    occurredAt: new Date(NOW.getTime() - 60_000),
+    receivedAt: new Date(NOW.getTime() - 30_000),
+    attempts: 0,
+    claims: 1,
+    firstAmbiguousAt: null,
+    waitReason: null,
+    ...overrides,
+  };
+}
+
+/** An active, linked customer unless overridden. */
+export function customer(overrides: Partial<Customer> = {}): Customer {
+  return {
+    key: "acme",
+    stripeCustomerId: "cus_acme",
+    status: "active",
+    createdAt: new Date(NOW.getTime() - DAY),
+    updatedAt: new Date(NOW.getTime() - DAY),
+    deletedAt: null,
+    ...overrides,
+  };
+}
+
+/** An active meter with Stripe's default payload keys unless overridden. */
+export function meter(overrides: Partial<Meter> = {}): Meter {
+  return {
+    eventName: "api_calls",
+    stripeMeterId: "mtr_1",
+    status: "active",
+    deliveryMode: "meter_events",
+    customerPayloadKey: "stripe_customer_id",
+    valuePayloadKey: "value",
+    createdAt: new Date(NOW.getTime() - DAY),
+    updatedAt: new Date(NOW.getTime() - DAY),
+    ...overrides,
+  };
+}

@@ -1,0 +1,44 @@
+import { sql } from "drizzle-orm";
+import type { Db } from "../../src/db/connect.ts";
+import { rows } from "../../src/db/rows.ts";
+import { usageEvents } from "../../src/db/schema/usage-events.ts";
+
+/** A row for usage_events, as a producer (or an old one writing straight to the table) would. */
+export interface SeedEvent {
+  id: string;
+  customerKey: string;
+  eventName: string;
+  value: number;
+  occurredAt: Date;
+  /** Defaults to now; earlier puts it at the head of the queue. */
+  nextAttemptAt?: Date;
+}
+
+/** Inserts events in chunks (one statement per chunk). */
+export async function insertEvents(db: Db, events: SeedEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) {
+    await db.insert(usageEvents).values(events.slice(i, i + 500));
+  }
+}
+
+/** Counts of events by status. */
+export async function statusCounts(db: Db): Promise<Record<string, number>> {
+  const result = await rows<{ status: string; n: number }>(
+    db,
+    sql`select status, count(*)::int as n from usage_events group by status`,
+  );
+  return Object.fromEntries(result.map((r) => [r.status, r.n]));
+}
+
+/** Polls `check` until it returns true, or throws after `timeoutMs` saying what it waited for. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

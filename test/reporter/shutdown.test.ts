@@ -1,0 +1,76 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../../src/db/connect.ts";
+import { rows } from "../../src/db/rows.ts";
+import { backends, freshDatabase } from "../support/db.ts";
+import {
+  declareMeter,
+  emulator,
+  linkedCustomers,
+  pendingCount,
+  reportedSums,
+  reporter,
+  testSettings,
+} from "./harness.ts";
+import { insertEvents, waitFor } from "./seed.ts";
+
+describe.each(backends)("stopping the reporter, on %s", (kind) => {
+  let database: Database;
+  let env: Awaited<ReturnType<typeof emulator>>;
+  beforeAll(async () => {
+    database = await freshDatabase(kind);
+    env = await emulator();
+  });
+  afterAll(async () => {
+    await env.emu.close();
+    await database.close();
+  });
+
+  it("stop() lets in-flight sends settle and gives back unsent leases without counting an attempt; a new worker finishes the rest", async () => {
+    const { db } = database;
+    const { stripe, emu } = env;
+    await declareMeter(db, stripe, "jobs");
+    const linked = await linkedCustomers(db, stripe, "stop", 4);
+    await insertEvents(
+      db,
+      Array.from({ length: 400 }, (_, i) => ({
+        id: `job-${i}`,
+        customerKey: linked[i % 4]?.key ?? "stop-0",
+        eventName: "jobs",
+        value: 1,
+        occurredAt: new Date(Date.now() - 60_000),
+      })),
+    );
+    // Slow answers, so that stop() lands with sends in flight and events still queued.
+    emu.setFaults({ latencyMs: 20 });
+    const first = reporter(db, stripe, testSettings({ id: "first", concurrency: 4 }));
+    await waitFor("some events reported", async () => {
+      const [row] = await rows<{ n: number }>(
+        db,
+        sql`select count(*)::int as n from usage_events where status = 'reported'`,
+      );
+      return (row?.n ?? 0) >= 20;
+    });
+    await first.stop();
+
+    const [after] = await rows<{ leased: number; counted_pending: number; pending: number }>(
+      db,
+      sql`select count(*) filter (where lease_owner is not null)::int as leased,
+            count(*) filter (where status = 'pending' and attempts > 0)::int as counted_pending,
+            count(*) filter (where status = 'pending')::int as pending
+          from usage_events`,
+    );
+    expect(after).toMatchObject({ leased: 0, counted_pending: 0 });
+    expect(after?.pending).toBeGreaterThan(0);
+
+    emu.setFaults({ latencyMs: 0 });
+    const second = reporter(db, stripe, testSettings({ id: "second" }));
+    try {
+      await waitFor("the queue to empty", async () => (await pendingCount(db)) === 0);
+    } finally {
+      await second.stop();
+    }
+    expect(emu.ledger().events).toHaveLength(400);
+    expect(emu.ledger().totals).toEqual(await reportedSums(db));
+  });
+});
