@@ -2,10 +2,13 @@ import { ConfigError } from "../config.ts";
 import { DatabaseInUseError } from "../db/pglite-lock.ts";
 import { coerceError } from "../lib/errors.ts";
 import { cmdDemo } from "./demo.ts";
+import { cmdDlq } from "./dlq.ts";
 import { cmdEmulator } from "./emulator.ts";
 import { cmdKeys } from "./keys.ts";
 import { cmdMigrate } from "./migrate.ts";
 import { cmdServe, cmdStart, cmdWorker } from "./start.ts";
+import { cmdStats } from "./stats.ts";
+import { cmdTrace } from "./trace.ts";
 import { UsageError } from "./usage-error.ts";
 
 /** One entry per subcommand: what it does (for --help) and the function that runs it. */
@@ -22,6 +25,12 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   emulator: { summary: "run the bundled Stripe emulator", run: cmdEmulator },
   migrate: { summary: "apply database migrations and exit", run: cmdMigrate },
   keys: { summary: "create, list or revoke API keys", run: cmdKeys },
+  dlq: {
+    summary: "dead letters: list, retry, discard, resolve --delivered (through the API)",
+    run: cmdDlq,
+  },
+  trace: { summary: "an event and every attempt, readable (through the API)", run: cmdTrace },
+  stats: { summary: "queue counts: pending, reported, dead letters by code", run: cmdStats },
   demo: {
     summary: "send a stream of usage events, poison pills included, and show live counts",
     run: cmdDemo,

@@ -5,6 +5,7 @@ import type { Db } from "../db/connect.ts";
 import { customersRoutes } from "../ingest/customers-route.ts";
 import { eventTraceRoutes } from "../ingest/event-trace-route.ts";
 import { eventsRoutes } from "../ingest/events-route.ts";
+import { deadLettersRoutes } from "../ops/dead-letters-route.ts";
 import { healthRoutes, type Readiness } from "../ops/health-routes.ts";
 import { metersRoutes } from "../ops/meters-route.ts";
 import { statsRoutes } from "../ops/stats-route.ts";
@@ -58,6 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(customersRoutes, { db: deps.db });
       await v1.register(metersRoutes, { db: deps.db });
       await v1.register(statsRoutes, { db: deps.db });
+      await v1.register(deadLettersRoutes, { db: deps.db, config: deps.config });
     },
     { prefix: "/v1" },
   );

@@ -1,0 +1,168 @@
+import { z } from "zod";
+import { describeIssues, parseBody } from "../http/validation.ts";
+import { eventIdSchema, fieldRules } from "../ingest/event-input.ts";
+import { ApiError, type ItemError } from "../lib/errors.ts";
+import type { ListPosition } from "../outbox/dlq-list.ts";
+import { MATCHED_IDS_MAX } from "../outbox/dlq-statement.ts";
+import type { DlqFilter, DlqTarget } from "../outbox/dlq-where.ts";
+import { checkFilter, filterFields } from "./dead-letters-filter.ts";
+
+/** Rows per page of GET /v1/dead-letters: default and most. */
+export const LIST_LIMIT = { default: 50, max: 500 } as const;
+/** Events one retry, discard or resolve changes (one statement): default and most. */
+export const ACTION_LIMIT = { default: 1000, max: 10_000 } as const;
+
+/** The operator actions on dead letters. */
+export type DlqActionName = "retry" | "discard" | "resolve";
+
+/** GET /v1/dead-letters, parsed. */
+export interface ListQuery {
+  filter: DlqFilter;
+  limit: number;
+  after: ListPosition | null;
+}
+
+/** POST /v1/dead-letters/:action, parsed. */
+export interface ActionInput {
+  target: DlqTarget;
+  dryRun: boolean;
+  limit: number;
+  note: string | null;
+  /** Retry only, named ids only: the person checked Stripe does not hold these events. */
+  notInStripe: boolean;
+}
+
+/** Encodes a page's last position as an opaque next_cursor. */
+export function encodeCursor(position: ListPosition): string {
+  return Buffer.from(JSON.stringify([position.at, position.id])).toString("base64url");
+}
+
+/** Decodes a next_cursor; null when it is not one. */
+export function decodeCursor(cursor: string): ListPosition | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (!Array.isArray(value) || value.length !== 2) return null;
+    const [at, id] = value;
+    if (typeof at !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(at)) return null;
+    return typeof id === "string" && eventIdSchema.safeParse(id).success ? { at, id } : null;
+  } catch {
+    return null;
+  }
+}
+
+function invalid(code: string, errors: ItemError[]): ApiError {
+  return new ApiError(400, code, errors.map((e) => e.message).join("; "), {
+    ...(errors[0] ? { field: errors[0].field } : {}),
+    errors,
+  });
+}
+
+function one(field: string, message: string, code = "invalid_value"): ItemError[] {
+  return [{ index: 0, field, code, message }];
+}
+
+const queryKeys = [...filterFields, "limit", "cursor"] as const;
+const queryShape = z.strictObject(
+  Object.fromEntries(queryKeys.map((k) => [k, z.string().optional()])),
+);
+const queryRules: Record<string, string> = {
+  ...Object.fromEntries(filterFields.map((k) => [k, "must be given once"])),
+  limit: `must be a whole number from 1 to ${LIST_LIMIT.max}`,
+  cursor: "must be the next_cursor of a previous page",
+};
+
+/** Parses GET /v1/dead-letters' query string, or throws 400 invalid_query naming the parameter. */
+export function parseListQuery(query: unknown): ListQuery {
+  const shape = queryShape.safeParse(query ?? {});
+  if (!shape.success) {
+    const errors = describeIssues(shape.error.issues, query, {
+      index: 0,
+      prefix: "",
+      rules: queryRules,
+    });
+    throw invalid("invalid_query", errors);
+  }
+  const { limit: rawLimit, cursor: rawCursor, ...rest } = shape.data;
+  const checked = checkFilter(rest);
+  if (!checked.ok) throw invalid("invalid_query", checked.errors);
+  let limit: number = LIST_LIMIT.default;
+  if (rawLimit !== undefined) {
+    limit = /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : 0;
+    if (limit < 1 || limit > LIST_LIMIT.max) {
+      throw invalid("invalid_query", one("limit", `limit ${queryRules.limit}`));
+    }
+  }
+  let after: ListPosition | null = null;
+  if (rawCursor !== undefined) {
+    after = decodeCursor(rawCursor);
+    if (after === null)
+      throw invalid("invalid_query", one("cursor", `cursor ${queryRules.cursor}`));
+  }
+  return { filter: checked.filter, limit, after };
+}
+
+const commonBody = {
+  ids: z.array(eventIdSchema).min(1).max(MATCHED_IDS_MAX).optional(),
+  filter: z.unknown().optional(),
+  dry_run: z.boolean().optional(),
+  limit: z.number().int().min(1).max(ACTION_LIMIT.max).optional(),
+  note: z.string().trim().min(1).max(500).optional(),
+};
+const bodySchemas = {
+  retry: z.strictObject({ ...commonBody, confirm_not_in_stripe: z.boolean().optional() }),
+  discard: z.strictObject(commonBody),
+  resolve: z.strictObject(commonBody),
+};
+const bodyRules = {
+  ids: `must be a list of 1 to ${MATCHED_IDS_MAX} event ids, each ${fieldRules.id}`,
+  filter: "must be a JSON object of dead-letter filters",
+  dry_run: "must be true or false",
+  limit: `must be a whole number from 1 to ${ACTION_LIMIT.max}`,
+  note: "must be a string of 1 to 500 characters",
+  confirm_not_in_stripe: "must be true or false",
+};
+
+/**
+ * Parses the body of POST /v1/dead-letters/:action, or throws 400 invalid_body naming the field
+ * and the rule. Exactly one of `ids` (the events) and `filter` (which dead letters; `{}` is all).
+ */
+export function parseActionBody(action: DlqActionName, body: unknown): ActionInput {
+  const b = parseBody<z.infer<typeof bodySchemas.retry>>(bodySchemas[action], body, bodyRules);
+  if ((b.ids === undefined) === (b.filter === undefined)) {
+    throw invalid(
+      "invalid_body",
+      one(
+        "ids",
+        b.ids === undefined
+          ? 'ids or filter is required: "ids" names the events, "filter" selects dead letters ({} selects every one)'
+          : "ids and filter cannot be combined: name the events, or select them by filter",
+        "required",
+      ),
+    );
+  }
+  let target: DlqTarget;
+  if (b.ids !== undefined) {
+    target = { ids: [...new Set(b.ids)] };
+  } else {
+    const checked = checkFilter(b.filter, "filter.");
+    if (!checked.ok) throw invalid("invalid_body", checked.errors);
+    target = { filter: checked.filter };
+  }
+  const notInStripe = b.confirm_not_in_stripe === true;
+  if (notInStripe && b.ids === undefined) {
+    throw invalid(
+      "invalid_body",
+      one(
+        "confirm_not_in_stripe",
+        "confirm_not_in_stripe needs ids: it is a person's check, in Stripe, of each named event",
+      ),
+    );
+  }
+  return {
+    target,
+    dryRun: b.dry_run === true,
+    limit: b.limit ?? ACTION_LIMIT.default,
+    note: b.note ?? null,
+    notInStripe,
+  };
+}

@@ -1,0 +1,92 @@
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connect.ts";
+import { ApiError } from "../lib/errors.ts";
+import { discardDeadLetters } from "../outbox/dlq-discard.ts";
+import { listDeadLetters } from "../outbox/dlq-list.ts";
+import { resolveDeadLetters } from "../outbox/dlq-resolve.ts";
+import { retryDeadLetters } from "../outbox/dlq-retry.ts";
+import type { DlqOutcome, DlqRun } from "../outbox/dlq-statement.ts";
+import {
+  type ActionInput,
+  type DlqActionName,
+  encodeCursor,
+  parseActionBody,
+  parseListQuery,
+} from "./dead-letters-input.ts";
+import { actionView, deadLetterView, refusalMessage } from "./dead-letters-view.ts";
+
+const actions: readonly DlqActionName[] = ["retry", "discard", "resolve"];
+
+/**
+ * Dead letters, for operators (admin role: no route here sets config.role):
+ * GET /v1/dead-letters lists failed events by code, customer, event_name and age;
+ * POST /v1/dead-letters/retry | discard | resolve change named ids or a filter's matches,
+ * one guarded statement per batch, and answer {matched, changed, ids, …}; dry_run changes nothing.
+ */
+export const deadLettersRoutes: FastifyPluginAsync<{ db: Db; config: Config }> = async (
+  app,
+  { db, config },
+) => {
+  const dedupWindowMs = config.worker.dedupWindowMs;
+
+  app.get("/dead-letters", async (request) => {
+    const query = parseListQuery(request.query);
+    const page = await listDeadLetters(db, { ...query, dedupWindowMs });
+    const last = page.rows.at(-1);
+    return {
+      data: page.rows.map(deadLetterView),
+      matched: page.matched,
+      next_cursor: page.more && last ? encodeCursor({ at: last.position_at, id: last.id }) : null,
+    };
+  });
+
+  for (const action of actions) {
+    app.post(`/dead-letters/${action}`, async (request) => {
+      const input = parseActionBody(action, request.body);
+      const named = "ids" in input.target ? input.target.ids : null;
+      const outcome = await run(db, action, input, actor(request), dedupWindowMs);
+      if (named !== null && outcome.refused > 0) {
+        // Named ids are all or nothing (the statement changed none): say which and why.
+        throw new ApiError(
+          409,
+          "dedup_window_expired",
+          `nothing was retried: ${refusalMessage(outcome.refused, dedupWindowMs)}`,
+          { ids: outcome.refusedIds },
+        );
+      }
+      return actionView(action, input.dryRun, outcome, named, dedupWindowMs);
+    });
+  }
+};
+
+function run(
+  db: Db,
+  action: DlqActionName,
+  input: ActionInput,
+  who: string,
+  dedupWindowMs: number,
+): Promise<DlqOutcome> {
+  const common: DlqRun = {
+    target: input.target,
+    dryRun: input.dryRun,
+    // Named ids go in one statement whatever the limit: the operator named exactly these.
+    limit: "ids" in input.target ? input.target.ids.length : input.limit,
+    actor: who,
+    note: input.note,
+  };
+  switch (action) {
+    case "retry":
+      return retryDeadLetters(db, { ...common, dedupWindowMs, notInStripe: input.notInStripe });
+    case "discard":
+      return discardDeadLetters(db, common);
+    case "resolve":
+      return resolveDeadLetters(db, common);
+  }
+}
+
+/** Who acts, for the audit rows: the API key's name (a person's or a script's). */
+function actor(request: FastifyRequest): string {
+  const key = request.apiKey;
+  return key ? `key "${key.name}" (id ${key.id})` : "an unknown key";
+}

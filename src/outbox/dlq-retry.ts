@@ -1,0 +1,56 @@
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/connect.ts";
+import { byWhom, type DlqOutcome, type DlqRun, runDlq } from "./dlq-statement.ts";
+import { dedupExpired } from "./dlq-where.ts";
+
+/** A retry: a DlqRun plus what the dedup-window rule needs. */
+export interface RetryRun extends DlqRun {
+  /** Stripe dedups an identifier for 24 h; Meterline counts this window (config, 23 h). */
+  dedupWindowMs: number;
+  /**
+   * The operator looked the events up in Stripe and confirmed Stripe does not hold them (named
+   * ids only): the dedup window then no longer guards anything, and they may be sent again.
+   */
+  notInStripe: boolean;
+}
+
+/**
+ * Operator retry: failed → pending, due now, in one guarded statement per batch (see runDlq).
+ *
+ * - The event keeps its id, so its Stripe identifier (a pure function of the id) is unchanged:
+ *   if Stripe already holds it within the dedup window, the resend is answered as a duplicate and
+ *   nothing is counted twice.
+ * - An event whose first ambiguous attempt is older than the dedup window is refused: Stripe may
+ *   hold it and no longer dedups its identifier. A person checks Stripe, then resolves it as
+ *   delivered, or retries it with `notInStripe` (which clears first_ambiguous_at: no earlier send
+ *   can then be double counted, and a new ambiguous answer starts a new window).
+ */
+export function retryDeadLetters(db: Db, run: RetryRun): Promise<DlqOutcome> {
+  const confirmed = run.notInStripe
+    ? "; the operator confirmed Stripe does not hold it, so the dedup window no longer applies"
+    : "";
+  return runDlq(db, run, {
+    outcome: "operator_retry",
+    refuse: run.notInStripe ? sql`false` : dedupExpired(run.dedupWindowMs),
+    set: sql`
+      status = 'pending',
+      -- A full retry budget: the person fixed the cause, and an event that failed as
+      -- retries_exhausted would otherwise fail again after one attempt. The old attempts stay
+      -- in usage_event_attempts, before this retry's audit row. claims is NOT reset: it only
+      -- grows, so the settle guard (lease owner + claims) still fences off a stale worker.
+      attempts = 0,
+      next_attempt_at = now(),
+      lease_owner = null,
+      lease_expires_at = null,
+      wait_reason = null,
+      -- No longer a dead letter, so it has no dead-letter age; the audit row keeps the story.
+      failed_at = null,
+      -- first_ambiguous_at is kept (invariant 5: the window counts from the FIRST ambiguous
+      -- send) unless the operator confirmed Stripe does not hold the event.
+      first_ambiguous_at = ${run.notInStripe ? sql`null` : sql`e.first_ambiguous_at`}
+      -- last_error_* stay visible until the next attempt writes its own outcome.`,
+    attemptNo: sql`0`,
+    message: sql`format('retried%s: it was failed (%s) after %s counted attempt(s); attempts reset to 0; same id, so the same Stripe identifier%s',
+      ${byWhom(run)}::text, coalesce(b.code, 'no code'), b.attempts, ${confirmed}::text)`,
+  });
+}
