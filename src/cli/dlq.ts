@@ -2,7 +2,13 @@ import { z } from "zod";
 import { eventIdSchema, fieldRules } from "../ingest/event-input.ts";
 import { checkFilter } from "../ops/dead-letters-filter.ts";
 import type { ActionView, DeadLetterView } from "../ops/dead-letters-view.ts";
-import { callApi, formatAge, type OperatorApi, operatorApi, operatorCommand } from "./stats.ts";
+import {
+  callApi,
+  formatAge,
+  type OperatorApi,
+  operatorApi,
+  operatorCommand,
+} from "./operator-api.ts";
 import { parseFlags, UsageError } from "./usage-error.ts";
 
 const FILTER_HELP = `Filters (together they narrow; ages count from when the event was dead-lettered):

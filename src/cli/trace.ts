@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { EventTrace } from "../ingest/event-trace.ts";
-import { callApi, formatAge, operatorApi, operatorCommand } from "./stats.ts";
+import { callApi, formatAge, operatorApi, operatorCommand } from "./operator-api.ts";
 import { parseFlags, UsageError } from "./usage-error.ts";
 
 const HELP = `Usage: meterline trace <event id> [--json]
