@@ -23,7 +23,11 @@ export const usageEvents = pgTable(
     status: text("status", { enum: eventStatuses }).notNull().default("pending"),
     /** Send attempts that reached an outcome counted against max attempts. */
     attempts: integer("attempts").notNull().default(0),
-    /** Times the event was claimed; claims far above attempts mean it crashes its worker. */
+    /**
+     * Claim epoch: outcomes × 1000 + claims since the last outcome (outbox/claim-epoch.ts). It only
+     * grows, so the settle guard can compare it; its remainder counts claims that ended with the
+     * worker gone, which is how a crash loop is seen.
+     */
     claims: integer("claims").notNull().default(0),
     nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
     leaseOwner: text("lease_owner"),
@@ -48,6 +52,11 @@ export const usageEvents = pgTable(
     // The claim's hot path: due pending events in order. Partial, so that reported and failed rows
     // (the vast majority over time) cost the claim nothing: cost per event must not grow with backlog.
     index("usage_events_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // The claim's rescue path: leased pending events by lease expiry. Settles and releases clear
+    // the lease, so only in-flight events (at most workers × batch) are in it, whatever the backlog.
+    index("usage_events_lease_idx")
+      .on(t.leaseExpiresAt)
+      .where(sql`${t.status} = 'pending' and ${t.leaseExpiresAt} is not null`),
     // Dead-letter listing and stats by status and code.
     index("usage_events_status_code_idx").on(t.status, t.lastErrorCode),
     // Pre-flight and operator queries by customer.

@@ -1,0 +1,1 @@
+CREATE INDEX "usage_events_lease_idx" ON "usage_events" USING btree ("lease_expires_at") WHERE "usage_events"."status" = 'pending' and "usage_events"."lease_expires_at" is not null;

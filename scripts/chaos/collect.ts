@@ -1,0 +1,81 @@
+import { sql } from "drizzle-orm";
+import type { Db } from "../../src/db/connect.ts";
+import { rows } from "../../src/db/rows.ts";
+import type { AppliedAttempt } from "./cross-checks.ts";
+import type { DisruptionRecord, RevokeWindow } from "./disruptions.ts";
+import type { OutboxRow } from "./invariants.ts";
+import type { HeldEvent, KillOutcome } from "./metrics.ts";
+
+/** An outbox row with the time it became final (reported_at or failed_at, ms since epoch). */
+export interface RunRow extends OutboxRow {
+  finalAtMs: number | null;
+}
+
+// Timestamps leave Postgres as epoch milliseconds: no time zone or Date parsing in between.
+const epochMs = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8`);
+
+/** Every event at the end of the run, with its customer's Stripe id. */
+export async function readRows(db: Db): Promise<RunRow[]> {
+  return rows<RunRow & Record<string, unknown>>(
+    db,
+    sql`select e.id, e.customer_key as "customerKey", c.stripe_customer_id as "stripeCustomerId",
+          e.event_name as "eventName", e.value::float8 as value, e.status,
+          e.wait_reason as "waitReason", e.last_error_code as "lastErrorCode",
+          e.last_error_message as "lastErrorMessage", e.last_http_status as "lastHttpStatus",
+          ${epochMs("e.first_ambiguous_at")} as "firstAmbiguousAtMs",
+          ${epochMs("e.last_attempt_at")} as "lastAttemptAtMs",
+          ${epochMs("coalesce(e.reported_at, e.failed_at)")} as "finalAtMs"
+        from usage_events e left join customers c on c.key = e.customer_key`,
+  );
+}
+
+/** Attempt rows by outcome (delivered, duplicate, retry, throttled, halted, lease_lost, …). */
+export async function attemptOutcomes(db: Db): Promise<Record<string, number>> {
+  const counted = await rows<{ outcome: string; n: number }>(
+    db,
+    sql`select outcome, count(*)::int as n from usage_event_attempts group by outcome order by 2 desc`,
+  );
+  return Object.fromEntries(counted.map((r) => [r.outcome, r.n]));
+}
+
+/** Every attempt row whose outcome was written (all but lease_lost), for the settle-guard check. */
+export async function readAppliedAttempts(db: Db): Promise<AppliedAttempt[]> {
+  return rows<AppliedAttempt & Record<string, unknown>>(
+    db,
+    sql`select event_id as "eventId", worker, outcome,
+          ${epochMs("started_at")} as "startedAtMs", ${epochMs("finished_at")} as "finishedAtMs"
+        from usage_event_attempts where outcome <> 'lease_lost'`,
+  );
+}
+
+/**
+ * What became of the events each killed worker held: the first send recorded after the kill,
+ * and when each became final.
+ */
+export async function killOutcomes(
+  db: Db,
+  kills: readonly DisruptionRecord[],
+  revoke: RevokeWindow | null,
+): Promise<KillOutcome[]> {
+  const outcomes: KillOutcome[] = [];
+  for (const kill of kills) {
+    const held =
+      kill.held.length === 0
+        ? []
+        : await rows<HeldEvent & Record<string, unknown>>(
+            db,
+            sql`select e.id,
+                  (select ${epochMs("min(a.started_at)")} from usage_event_attempts a
+                    where a.event_id = e.id
+                      and a.started_at > to_timestamp(${kill.atMs}::float8 / 1000)) as "resentAtMs",
+                  ${epochMs("coalesce(e.reported_at, e.failed_at)")} as "finalAtMs"
+                from usage_events e
+                where e.id in (select jsonb_array_elements_text(${JSON.stringify(kill.held)}::jsonb))`,
+          );
+    const lastFinal = Math.max(kill.atMs, ...held.map((h) => h.finalAtMs ?? Date.now()));
+    const duringRevoke =
+      revoke !== null && kill.atMs <= (revoke.toMs ?? Date.now()) && lastFinal >= revoke.fromMs;
+    outcomes.push({ workerId: kill.workerId, atMs: kill.atMs, held, duringRevoke });
+  }
+  return outcomes;
+}
