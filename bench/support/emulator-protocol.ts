@@ -1,0 +1,14 @@
+/** Messages between the bench and its emulator child process (bench/support/emulator-child.ts). */
+import type { RateLimits } from "../../src/emulator/index.ts";
+
+/** What the bench asks the emulator process. */
+export type EmulatorRequest =
+  | { type: "rate-limits"; id: number; limits: RateLimits }
+  | { type: "ledger"; id: number }
+  | { type: "close"; id: number };
+
+/** What the emulator process answers (`ready` once, unasked). */
+export type EmulatorReply =
+  | { type: "ready"; url: string; apiKey: string }
+  | { type: "ok"; id: number }
+  | { type: "ledger"; id: number; accepted: number; counted: number; usageRecords: number };
