@@ -23,6 +23,10 @@ const envSchema = z.object({
       "must look like sk_test_…, sk_live_…, rk_test_… or rk_live_…",
     )
     .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\w+$/, "must look like whsec_…")
+    .optional(),
   STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
   METERLINE_EMULATOR_PORT: int(0, 65535).default(12111),
   METERLINE_WORKER: bool.default(true),
@@ -39,6 +43,11 @@ const envSchema = z.object({
   METERLINE_TIMESTAMP_MARGIN_MINUTES: int(0, 24 * 60).default(60),
   METERLINE_DEDUP_WINDOW_HOURS: int(1, 24).default(23),
   METERLINE_REQUEST_TIMEOUT_MS: int(100).default(10_000),
+  METERLINE_CRASH_LOOP_CLAIMS: int(2, 999).default(5),
+  METERLINE_SHUTDOWN_BUDGET_MS: int(0).default(10_000),
+  METERLINE_SYSTEMIC_CUSTOMERS: int(2, 10_000).default(5),
+  METERLINE_SYSTEMIC_WINDOW_MS: int(1000).default(60_000),
+  METERLINE_RATE_LIMIT: int(1, 100_000).optional(),
 });
 
 /** Meterline's configuration, parsed once at the entry point and passed down as plain data. */
@@ -55,6 +64,8 @@ export interface Config {
     secretKey: string | null;
     /** Where the SDK sends requests when not the real Stripe (e.g. a separately run emulator). */
     apiBase: string | null;
+    /** Signing secret of the event destination that delivers thin events to /webhooks/stripe. */
+    webhookSecret: string | null;
     emulatorPort: number;
     requestTimeoutMs: number;
   };
@@ -72,6 +83,15 @@ export interface Config {
     unlinkedHoldMs: number;
     timestampMarginMs: number;
     dedupWindowMs: number;
+    /** Claims in a row that end with the worker gone before an event is failed as crash_loop. */
+    crashLoopClaims: number;
+    /** On SIGTERM, how long in-flight sends may take before their events are abandoned. */
+    shutdownBudgetMs: number;
+    /** Distinct customers with the same rejection code, within the window, that mean "systemic". */
+    systemicCustomers: number;
+    systemicWindowMs: number;
+    /** Stripe requests per second per process; null: by the key's mode (reporter/limiter.ts). */
+    rateLimit: number | null;
   };
 }
 
@@ -106,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY ?? null,
       apiBase: e.STRIPE_API_BASE ?? null,
+      webhookSecret: e.STRIPE_WEBHOOK_SECRET ?? null,
       emulatorPort: e.METERLINE_EMULATOR_PORT,
       requestTimeoutMs: e.METERLINE_REQUEST_TIMEOUT_MS,
     },
@@ -123,6 +144,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       unlinkedHoldMs: e.METERLINE_UNLINKED_HOLD_HOURS * 3_600_000,
       timestampMarginMs: e.METERLINE_TIMESTAMP_MARGIN_MINUTES * 60_000,
       dedupWindowMs: e.METERLINE_DEDUP_WINDOW_HOURS * 3_600_000,
+      crashLoopClaims: e.METERLINE_CRASH_LOOP_CLAIMS,
+      shutdownBudgetMs: e.METERLINE_SHUTDOWN_BUDGET_MS,
+      systemicCustomers: e.METERLINE_SYSTEMIC_CUSTOMERS,
+      systemicWindowMs: e.METERLINE_SYSTEMIC_WINDOW_MS,
+      rateLimit: e.METERLINE_RATE_LIMIT ?? null,
     },
   };
 }

@@ -1,14 +1,20 @@
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
+import { STRIPE_EVENTS_PATH, stripeEventsRoutes } from "./billing/stripe-events-route.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
 import { migrate } from "./db/migrate.ts";
 import type { DeliveryMode } from "./db/schema/meters.ts";
 import { type RunningEmulator, startEmulator } from "./emulator/index.ts";
 import { buildApp } from "./http/app.ts";
+import { fromMetersList } from "./reporter/account-probe.ts";
+import { AimdLimiter, aimdFor, rateFor } from "./reporter/limiter.ts";
 import { fromMeterEvents } from "./reporter/sinks/meter-events.ts";
+import { fromMeterStream } from "./reporter/sinks/meter-stream.ts";
 import type { UsageSink } from "./reporter/sinks/port.ts";
+import { fromUsageRecords } from "./reporter/sinks/usage-records.ts";
 import { createStripeClient } from "./reporter/stripe-client.ts";
 import { type Reporter, startReporter } from "./reporter/worker.ts";
 
@@ -64,26 +70,37 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
         // Kept beside the embedded database, so a restart finds the Stripe customers and meters
         // that Meterline's rows are linked to.
         stateFile: join(config.dataDir, "stripe-emulator.json"),
+        // Asynchronous rejections reach billing sync within seconds in development.
+        errorReportIntervalMs: 5_000,
       });
       stops.unshift(() => emulator?.close() ?? Promise.resolve());
       stripeBase = emulator.url;
       stripeKey = emulator.apiKey;
     }
 
+    const stripe =
+      stripeKey === null
+        ? null
+        : createStripeClient({
+            secretKey: stripeKey,
+            apiBase: stripeBase,
+            timeoutMs: config.stripe.requestTimeoutMs,
+          });
+
     let reporter: Reporter | null = null;
-    if (parts.worker && stripeKey !== null) {
-      const stripe = createStripeClient({
-        secretKey: stripeKey,
-        apiBase: stripeBase,
-        timeoutMs: config.stripe.requestTimeoutMs,
-      });
+    if (parts.worker && stripe !== null && stripeKey !== null) {
+      // One adapter per mode for the whole process: the stream's session is shared by all sends.
       const sinks: Partial<Record<DeliveryMode, UsageSink>> = {
         meter_events: fromMeterEvents(stripe),
+        meter_stream: fromMeterStream(stripe),
+        usage_records: fromUsageRecords(stripe),
       };
       reporter = startReporter({
         db: database.db,
         settings: config.worker,
         sinkFor: (mode) => sinks[mode],
+        probeAccount: fromMetersList(stripe),
+        limiter: processLimiter(config, stripeKey, stripeBase !== null),
         logger: logger.child({ part: "reporter" }),
       });
       const running = reporter;
@@ -101,14 +118,28 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
         readiness: () => {
           const h = halted();
           return h
-            ? { ready: false, reasons: [`reporting halted: ${h.reason}`] }
+            ? { ready: false, reasons: [`reporting halted (${h.scope}): ${h.reason}`] }
             : { ready: true, reasons: [] };
         },
       });
+      // Billing sync: Stripe's thin events (asynchronous rejections). With the bundled emulator
+      // the signing secret is made here and the emulator is told where to deliver.
+      const webhookSecret =
+        config.stripe.webhookSecret ??
+        (emulator ? `whsec_${randomBytes(24).toString("hex")}` : null);
+      if (stripe !== null && webhookSecret !== null) {
+        await app.register(stripeEventsRoutes, { db: database.db, stripe, webhookSecret });
+      }
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
       apiUrl = `http://${config.host}:${port}`;
+      if (emulator && webhookSecret !== null) {
+        emulator.addEventDestination({
+          url: `${apiUrl}${STRIPE_EVENTS_PATH}`,
+          secret: webhookSecret,
+        });
+      }
       const running = app;
       // The API closes first, so no new event is accepted while the worker drains.
       stops.unshift(() => running.close());
@@ -134,4 +165,13 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
     for (const stop of stops) await stop().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The process's rate limiter: by the key's Stripe mode, METERLINE_RATE_LIMIT, or none against
+ * an emulator (the bundled one or any STRIPE_API_BASE; see reporter/limiter.ts rateFor).
+ */
+function processLimiter(config: Config, secretKey: string, emulator: boolean): AimdLimiter | null {
+  const rate = rateFor({ secretKey, emulator, configured: config.worker.rateLimit });
+  return rate === null ? null : new AimdLimiter(aimdFor(rate), Date.now());
 }

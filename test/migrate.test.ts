@@ -23,7 +23,9 @@ describe.each(backends)("migrations on %s", (kind) => {
         "api_keys",
         "customers",
         "meters",
+        "reporter_circuits",
         "stripe_events",
+        "subscription_items",
         "usage_event_attempts",
         "usage_events",
       ]);

@@ -69,14 +69,12 @@ export async function stripeEventsRoutes(
         "Stripe rejected more meter events than it named; reconcile against event summaries",
       );
     }
-    return reply
-      .code(200)
-      .send({
-        received: true,
-        handled: true,
-        duplicate: applied.duplicate,
-        failed: applied.failed.length,
-        unnamed: report.unnamed,
-      });
+    return reply.code(200).send({
+      received: true,
+      handled: true,
+      duplicate: applied.duplicate,
+      failed: applied.failed.length,
+      unnamed: report.unnamed,
+    });
   });
 }

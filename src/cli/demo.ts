@@ -4,6 +4,7 @@ import { loadConfig } from "../config.ts";
 import type { QueueStats } from "../ops/stats.ts";
 import { createStripeClient } from "../reporter/stripe-client.ts";
 import { MeterlineClient } from "./api-client.ts";
+import { demoModes, setUpDemo } from "./demo-setup.ts";
 import { LiveCounts } from "./live-counts.ts";
 import { readRuntimeInfo } from "./runtime-info.ts";
 import { parseFlags, UsageError } from "./usage-error.ts";
@@ -17,19 +18,22 @@ events wait, and timestamps 40 days old — and shows live counts of reported, p
 dead-lettered events. At the end it checks the emulator's ledger against what it sent.
 
 Options:
+  --mode M          how Meterline reports to Stripe: meter-events (v1, the default), stream
+                    (the v2 meter event stream, batches of up to 100) or usage-records (legacy
+                    usage records on a subscription item per customer)
   --customers N     healthy customers (default 20)
   --rate N          events per second (default 100)
   --duration S      seconds to send for (default 30)
   --poison-every N  one event in N is a poison pill (default 25)`;
 
 const flagsSchema = z.object({
+  mode: z.enum(demoModes).default("meter-events"),
   customers: z.coerce.number().int().min(1).max(10_000).default(20),
   rate: z.coerce.number().int().min(1).max(10_000).default(100),
   duration: z.coerce.number().int().min(1).max(86_400).default(30),
   "poison-every": z.coerce.number().int().min(2).default(25),
 });
 
-const EVENT_NAME = "demo_api_calls";
 const DAY_S = 86_400;
 
 /** `meterline demo`: a live stream of events with poison pills, against a running `start`. */
@@ -37,6 +41,7 @@ export async function cmdDemo(args: string[]): Promise<void> {
   const parsed = parseFlags(
     args,
     {
+      mode: { type: "string" },
       customers: { type: "string" },
       rate: { type: "string" },
       duration: { type: "string" },
@@ -61,31 +66,10 @@ export async function cmdDemo(args: string[]): Promise<void> {
   });
   const run = randomBytes(3).toString("hex");
 
-  // Set-up: a meter and healthy customers, in Stripe (the emulator) and in Meterline.
-  const meters = await stripe.billing.meters.list({ limit: 100 });
-  const meter =
-    meters.data.find((m) => m.event_name === EVENT_NAME && m.status === "active") ??
-    (await stripe.billing.meters.create({
-      display_name: "Demo API calls",
-      event_name: EVENT_NAME,
-      default_aggregation: { formula: "sum" },
-    }));
-  await api.must(
-    "PUT",
-    `/v1/meters/${EVENT_NAME}`,
-    { stripe_meter_id: meter.id, status: "active" },
-    [200, 201],
-  );
-  const healthy: Array<{ key: string; stripeId: string }> = [];
-  for (let i = 0; i < f.customers; i++) {
-    const key = `demo-${run}-${i}`;
-    const customer = await stripe.customers.create({
-      name: `Demo customer ${i}`,
-      metadata: { meterline_key: key },
-    });
-    await api.must("PUT", `/v1/customers/${key}`, { stripe_customer_id: customer.id }, [200, 201]);
-    healthy.push({ key, stripeId: customer.id });
-  }
+  // Set-up: a meter in the mode's delivery mode and healthy customers, in Stripe (the
+  // emulator) and in Meterline.
+  const { eventName, healthy } = await setUpDemo(f.mode, api, stripe, run, f.customers);
+  process.stdout.write(`Demo mode ${f.mode}: meter ${eventName}, ${healthy.length} customers.\n`);
 
   // Poison, kind 1: a customer whose events wait (not yet linked to Stripe) and who is then
   // deleted, as when an account closes with usage still queued. Rotated every few seconds.
@@ -108,14 +92,14 @@ export async function cmdDemo(args: string[]): Promise<void> {
       if (seq % f["poison-every"] === 0) {
         // Poison: alternate a deleted customer's event and a timestamp 40 days old.
         if ((seq / f["poison-every"]) % 2 === 0) {
-          events.push({ id, customer: doomed, event_name: EVENT_NAME, value: 1 });
+          events.push({ id, customer: doomed, event_name: eventName, value: 1 });
           poison.push({ id, kind: "deleted customer" });
         } else {
           const c = pick(healthy);
           events.push({
             id,
             customer: c.key,
-            event_name: EVENT_NAME,
+            event_name: eventName,
             value: 1,
             timestamp: now - 40 * DAY_S,
           });
@@ -125,7 +109,7 @@ export async function cmdDemo(args: string[]): Promise<void> {
       }
       const c = pick(healthy);
       const value = 1 + Math.floor(Math.random() * 10);
-      events.push({ id, customer: c.key, event_name: EVENT_NAME, value, timestamp: now });
+      events.push({ id, customer: c.key, event_name: eventName, value, timestamp: now });
       sentValue.set(c.stripeId, (sentValue.get(c.stripeId) ?? 0) + value);
     }
     await api.must("POST", "/v1/events", { events }, [202]);
@@ -153,7 +137,7 @@ export async function cmdDemo(args: string[]): Promise<void> {
     stats = await api.must<QueueStats>("GET", "/v1/stats", undefined, [200]);
   }
   live.stop(sent, stats);
-  await printSummary(api, info.emulator_url, poison, sentValue);
+  await printSummary(api, info.emulator_url, eventName, poison, sentValue);
 }
 
 async function newDoomedCustomer(api: MeterlineClient, run: string, n: number): Promise<string> {
@@ -165,6 +149,7 @@ async function newDoomedCustomer(api: MeterlineClient, run: string, n: number): 
 async function printSummary(
   api: MeterlineClient,
   emulatorUrl: string,
+  eventName: string,
   poison: Array<{ id: string; kind: string }>,
   sentValue: Map<string, number>,
 ): Promise<void> {
@@ -189,7 +174,7 @@ async function printSummary(
   let mismatches = 0;
   for (const [customer, value] of sentValue) {
     const billed =
-      ledger.totals.find((t) => t.customer === customer && t.event_name === EVENT_NAME)?.value ?? 0;
+      ledger.totals.find((t) => t.customer === customer && t.event_name === eventName)?.value ?? 0;
     if (billed !== value) mismatches++;
   }
   const total = [...sentValue.values()].reduce((a, b) => a + b, 0);

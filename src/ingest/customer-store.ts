@@ -1,6 +1,7 @@
 import { and, eq, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { type Customer, customers } from "../db/schema/customers.ts";
+import { subscriptionItems } from "../db/schema/subscription-items.ts";
 import { ApiError } from "../lib/errors.ts";
 import { PREFLIGHT_WAITS, wakeWaiting } from "../outbox/wake.ts";
 
@@ -197,4 +198,47 @@ export function isUniqueViolation(err: unknown): boolean {
     e = e.cause;
   }
   return false;
+}
+
+/** A customer's subscription items (usage_records meters), by event_name. */
+export async function listSubscriptionItems(db: Db, key: string): Promise<Record<string, string>> {
+  const rows = await db
+    .select()
+    .from(subscriptionItems)
+    .where(eq(subscriptionItems.customerKey, key))
+    .orderBy(subscriptionItems.eventName);
+  return Object.fromEntries(rows.map((r) => [r.eventName, r.subscriptionItemId]));
+}
+
+/**
+ * Sets (or, with null, removes) the subscription item a customer's usage of one meter is
+ * reported on as legacy usage records. Null when there is no such customer. Events waiting for
+ * the item go on the next claim.
+ */
+export async function putSubscriptionItem(
+  db: Db,
+  key: string,
+  eventName: string,
+  subscriptionItemId: string | null,
+): Promise<Customer | null> {
+  const customer = await getCustomer(db, key);
+  if (customer === null) return null;
+  const pair = and(
+    eq(subscriptionItems.customerKey, key),
+    eq(subscriptionItems.eventName, eventName),
+  );
+  if (subscriptionItemId === null) {
+    await db.delete(subscriptionItems).where(pair);
+    return customer;
+  }
+  await db
+    .insert(subscriptionItems)
+    .values({ customerKey: key, eventName, subscriptionItemId })
+    .onConflictDoUpdate({
+      target: [subscriptionItems.customerKey, subscriptionItems.eventName],
+      set: { subscriptionItemId, updatedAt: sql`now()` },
+    });
+  // Pre-flight's wait for exactly this (src/reporter/preflight-subscription-item.ts).
+  await wakeWaiting(db, { customerKey: key }, ["subscription_item_missing"]);
+  return customer;
 }

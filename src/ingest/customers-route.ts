@@ -8,9 +8,11 @@ import {
   deleteCustomer,
   findCustomerByStripeId,
   getCustomer,
+  listSubscriptionItems,
   putCustomer,
+  putSubscriptionItem,
 } from "./customer-store.ts";
-import { customerKeySchema, fieldRules } from "./event-input.ts";
+import { customerKeySchema, eventNameSchema, fieldRules } from "./event-input.ts";
 
 /** Stripe customer ids: `cus_` and letters, digits or underscores. */
 export const stripeCustomerIdSchema = z
@@ -28,6 +30,18 @@ const putSchema = z.strictObject({
 const putRules = {
   stripe_customer_id: `${stripeIdRule}, or null to unlink`,
   restore: "must be true or false",
+};
+
+const putItemSchema = z.strictObject({
+  subscription_item_id: z
+    .string()
+    .max(255)
+    .regex(/^si_\w+$/)
+    .nullable(),
+});
+
+const putItemRules = {
+  subscription_item_id: 'must be a Stripe subscription item id like "si_…", or null to remove it',
 };
 
 /**
@@ -49,8 +63,34 @@ export const customersRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db 
     const key = customerKey(request.params.key);
     const customer = await getCustomer(db, key);
     if (customer === null) throw notFound(`no customer with key "${key}"`);
-    return customerView(customer);
+    return { ...customerView(customer), subscription_items: await listSubscriptionItems(db, key) };
   });
+
+  // The subscription item a usage_records meter's events of this customer are reported on.
+  app.put<{ Params: { key: string; event_name: string } }>(
+    "/customers/:key/subscription_items/:event_name",
+    async (request) => {
+      const key = customerKey(request.params.key);
+      const eventName = eventNameSchema.safeParse(request.params.event_name);
+      if (!eventName.success) {
+        throw new ApiError(400, "invalid_param", `event_name ${fieldRules.event_name}`, {
+          field: "event_name",
+        });
+      }
+      const body = parseBody(putItemSchema, request.body, putItemRules);
+      const customer = await putSubscriptionItem(
+        db,
+        key,
+        eventName.data,
+        body.subscription_item_id,
+      );
+      if (customer === null) throw notFound(`no customer with key "${key}"`);
+      return {
+        ...customerView(customer),
+        subscription_items: await listSubscriptionItems(db, key),
+      };
+    },
+  );
 
   app.get<{ Querystring: Record<string, unknown> }>("/customers", async (request) => {
     const stripeId = request.query.stripe_customer_id;

@@ -1,7 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { type DeliveryMode, type Meter, meters } from "../db/schema/meters.ts";
-import { wakeWaiting } from "../outbox/wake.ts";
+import { METER_WAITS, wakeWaiting } from "../outbox/wake.ts";
 
 /** What a PUT may say about a meter. Absent fields are left as they are (or defaulted on create). */
 export interface MeterChange {
@@ -63,7 +63,7 @@ export async function putMeter(
   const result = await storeMeter(db, eventName, change);
   // Events parked for want of this meter go on the next claim, not after their re-check.
   if (result.meter.status === "active") {
-    await wakeWaiting(db, { eventName }, ["meter_unknown", "meter_inactive"]);
+    await wakeWaiting(db, { eventName }, METER_WAITS);
   }
   return result;
 }

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import type { EventStatus } from "../db/schema/usage-events.ts";
+import { nextEpoch } from "./claim-epoch.ts";
 
 /** The last error an event shows (last_error_* columns). */
 export interface RecordedError {
@@ -97,6 +98,8 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
       update usage_events as e set
         status = v.status,
         attempts = e.attempts + (case when v.counted then 1 else 0 end),
+        -- An outcome: the open claims (the crash-loop measure) start again from 0.
+        claims = ${nextEpoch},
         -- The outcome is written: the lease has done its job.
         lease_owner = null,
         lease_expires_at = null,

@@ -5,6 +5,7 @@ import { usageEvents } from "../db/schema/usage-events.ts";
 /** Every reason pre-flight parks an event for (src/reporter/preflight.ts); a retry's backoff is not one. */
 export const PREFLIGHT_WAITS = [
   "customer_unlinked",
+  "subscription_item_missing",
   "meter_unknown",
   "meter_inactive",
   "timestamp_in_future",

@@ -105,6 +105,9 @@ function answerOf(result: SendResult): Answer {
 // gave no param and no code to go by: an event id containing "customer" must not steer a rule.
 function aboutCustomer(e: HttpError): boolean {
   if (e.code !== null && CUSTOMER_CODES.has(e.code)) return true;
+  // A usage record's 404 names the subscription item of the URL, never anything of the event:
+  // the customer's item is wrong, whatever param Stripe names.
+  if (e.status === 404 && /^no such subscription.?item/i.test(e.message)) return true;
   if (e.param !== null) return /customer|subscription_item/i.test(e.param);
   return e.code === null && CUSTOMER_MESSAGE.test(e.message);
 }

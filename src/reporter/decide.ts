@@ -28,7 +28,14 @@ export type AttemptOutcome =
   | "rejected"
   | "gave_up"
   | "waiting"
-  | "preflight_failed";
+  | "preflight_failed"
+  | "crash_loop";
+
+/** What decide() knows about the world beyond the event. */
+export interface DecideContext {
+  /** Stripe fails for many customers and delivers nothing (outage.ts): retries do not exhaust. */
+  stripeUnavailable?: boolean;
+}
 
 interface Common {
   /** Whether this attempt counts against maxAttempts (attempts + 1). */
@@ -93,6 +100,7 @@ export function decide(
   now: Date,
   settings: DecideSettings,
   random: () => number = Math.random,
+  context: DecideContext = {},
 ): Settlement {
   const answer = outcome.answer;
   const keep = { firstAmbiguousAt: state.firstAmbiguousAt, answer };
@@ -161,7 +169,7 @@ export function decide(
       };
 
     case "retry":
-      return decideRetry(state, outcome, now, settings, random);
+      return decideRetry(state, outcome, now, settings, random, context);
   }
 }
 
@@ -171,6 +179,7 @@ function decideRetry(
   now: Date,
   settings: DecideSettings,
   random: () => number,
+  context: DecideContext,
 ): Settlement {
   const attempts = state.attempts + 1;
   // Record the first ambiguous attempt: from then on the dedup window bounds every resend.
@@ -181,7 +190,11 @@ function decideRetry(
     answer: outcome.answer,
   };
   const mayHoldIt = firstAmbiguousAt !== null;
-  if (attempts >= settings.maxAttempts) {
+  // Invariant 3: during an outage every event would exhaust its retries alike; the failure is
+  // Stripe's, not the event's. Not counted, so it waits the outage out (the dedup check below
+  // still bounds it).
+  const outage = attempts >= settings.maxAttempts && context.stripeUnavailable === true;
+  if (attempts >= settings.maxAttempts && !outage) {
     const advice = mayHoldIt
       ? "Stripe may hold it: look the event id up in Stripe (it is the identifier) and resolve it as delivered if Stripe has it, otherwise retry it."
       : "Stripe does not hold it: retry it once the cause is fixed.";
@@ -206,6 +219,16 @@ function decideRetry(
       attemptOutcome: "gave_up",
       code: "dedup_window_expired",
       message: dedupExpiredMessage(firstAmbiguousAt, settings.dedupWindowMs),
+    };
+  }
+  if (outage) {
+    return {
+      ...common,
+      counted: false,
+      status: "pending",
+      attemptOutcome: "retry",
+      waitReason: "stripe_unavailable",
+      delayMs,
     };
   }
   return { ...common, status: "pending", attemptOutcome: "retry", waitReason: "retry", delayMs };

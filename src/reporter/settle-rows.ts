@@ -114,3 +114,41 @@ function errorOf(a: Answer): RecordedError {
     requestId: a.requestId,
   };
 }
+
+/**
+ * The settle row that dead-letters an event as crash_loop: its last `openClaims` claims all
+ * ended with the worker gone before any outcome, so it is presumably what kills workers.
+ * Written in the claim path, before pre-flight or a send can run it again.
+ */
+export function rowForCrashLoop(
+  event: Guard & Pick<ClaimedEvent, "firstAmbiguousAt">,
+  openClaims: number,
+  now: Date,
+): SettleRow {
+  const message =
+    `claimed ${openClaims} times in a row by workers that stopped (crashed, were killed or lost ` +
+    "their lease) before writing any outcome: this event probably crashes its worker, so it was " +
+    "set aside to protect the others. Look at the worker logs around its id; once the cause is " +
+    "fixed, retry it (it may have reached Stripe: the identifier makes a resend safe within 24 h).";
+  return {
+    id: event.id,
+    attempts: event.attempts,
+    claims: event.claims,
+    status: "failed",
+    counted: false,
+    delayMs: 0,
+    waitReason: null,
+    error: { code: "crash_loop", message, httpStatus: null, requestId: null },
+    stripeRequestId: null,
+    firstAmbiguousAt: event.firstAmbiguousAt,
+    sentAt: null,
+    attempt: {
+      outcome: "crash_loop",
+      httpStatus: null,
+      stripeCode: null,
+      requestId: null,
+      message,
+      startedAt: now,
+    },
+  };
+}

@@ -23,3 +23,20 @@ export class Signal {
     for (const done of [...this.waiters]) done();
   }
 }
+
+/**
+ * Waits until `busy()` is false or `budgetMs` has passed, waking at every `signal` fire (or
+ * every `pollMs`). Returns true when it is idle, false when the budget ran out first.
+ */
+export async function idleWithin(
+  signal: Signal,
+  busy: () => boolean,
+  budgetMs: number,
+  pollMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + budgetMs;
+  while (busy() && Date.now() < deadline) {
+    await signal.wait(Math.min(pollMs, deadline - Date.now()));
+  }
+  return !busy();
+}

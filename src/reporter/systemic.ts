@@ -19,5 +19,6 @@ export interface SystemicGuard {
   ): "poison" | "systemic";
 }
 
-/** Today's guard (the cross-customer detector is a later issue): every rejection is the event's own. */
+/** A guard for tests that want no detection: every rejection is the event's own. The default is
+ * the cross-customer detector (systemic-detector.ts). */
 export const everyRejectionIsPoison: SystemicGuard = { judge: () => "poison" };

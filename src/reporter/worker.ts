@@ -1,50 +1,26 @@
-import type { Config } from "../config.ts";
-import type { Db } from "../db/connect.ts";
-import type { DeliveryMode } from "../db/schema/meters.ts";
 import { coerceError } from "../lib/errors.ts";
 import { type ClaimedEvent, claim } from "../outbox/claim.ts";
 import { release } from "../outbox/release.ts";
-import { admit, type SendItem } from "./admit.ts";
-import { backoffMs } from "./backoff.ts";
-import { classify, type Outcome } from "./classify.ts";
-import { decide, describeAnswer } from "./decide.ts";
+import type { SettleRow } from "../outbox/settle.ts";
+import type { SendItem } from "./admit.ts";
+import { admitByMode } from "./admit-by-mode.ts";
+import { sendThrough } from "./batch-send.ts";
+import { haltReason, haltWait, probeTurn, takeBackSystemic } from "./circuit-actions.ts";
+import { CircuitGate } from "./circuit-gate.ts";
+import type { Outcome } from "./classify.ts";
+import { DeliveryQueue } from "./delivery-queue.ts";
 import { startHeartbeat } from "./heartbeat.ts";
-import type { ReporterLogger } from "./logger.ts";
-import { SendQueue } from "./send-queue.ts";
+import { Judge, type Judgement } from "./judge.ts";
+import { waitForToken } from "./limiter.ts";
+import type { Reporter, ReporterDeps } from "./reporter-types.ts";
 import { SettleBuffer } from "./settle-buffer.ts";
-import { rowFromSettlement } from "./settle-rows.ts";
-import { Signal } from "./signal.ts";
-import type { SendResult, UsageSink } from "./sinks/port.ts";
-import { everyRejectionIsPoison, type SystemicGuard } from "./systemic.ts";
+import { idleWithin, Signal } from "./signal.ts";
+import type { SendResult } from "./sinks/port.ts";
+import { takeSuspect } from "./suspects.ts";
+import { createSystemicDetector } from "./systemic-detector.ts";
+import { ThrottlePause } from "./throttle-pause.ts";
 
-/** What the reporter needs from the process that runs it. */
-export interface ReporterDeps {
-  db: Db;
-  settings: Config["worker"];
-  /** The adapter for a meter's delivery mode; undefined when this process cannot send it. */
-  sinkFor: (mode: DeliveryMode) => UsageSink | undefined;
-  logger: ReporterLogger;
-  /** Cross-customer "systemic" detection; default: every rejection is the event's own. */
-  systemic?: SystemicGuard;
-  /** Source of jitter; default Math.random. */
-  random?: () => number;
-}
-
-/** Why the reporter is not sending, when it is not. */
-export interface ReporterStatus {
-  /** Set while the account is halted (401/403, account-level error): why, and since when. */
-  halted: null | { reason: string; since: Date };
-}
-
-/** A running reporter loop. */
-export interface Reporter {
-  /** Stops claiming, lets in-flight sends finish and settle, gives back unsent leases. */
-  stop(): Promise<void>;
-  /** Whether it is halted and why (the app's /readyz shows it). */
-  status(): ReporterStatus;
-  /** Resolves the next time nothing is due and nothing is held (demo, tests, `meterline` CLI). */
-  drained(): Promise<void>;
-}
+export type { Reporter, ReporterDeps, ReporterStatus } from "./reporter-types.ts";
 
 /**
  * Starts the reporter loop: claim a batch → load its customers and meters → pre-flight → send
@@ -54,12 +30,11 @@ export function startReporter(deps: ReporterDeps): Reporter {
   const { db, settings, logger } = deps;
   const owner = settings.id;
   const random = deps.random ?? Math.random;
-  const systemic = deps.systemic ?? everyRejectionIsPoison;
-  const bounds = { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs };
+  const systemic = deps.systemic ?? createSystemicDetector(settings);
 
   /** Every event whose lease we hold: queued, in flight, or waiting for its settle write. */
   const held = new Map<string, ClaimedEvent>();
-  const queue = new SendQueue<SendItem>();
+  const queue = new DeliveryQueue();
   const buffer = new SettleBuffer(db, owner, logger, settings.pollMs, (row) => {
     held.delete(row.id);
     progress.fire();
@@ -70,18 +45,24 @@ export function startReporter(deps: ReporterDeps): Reporter {
   const progress = new Signal();
   let active = 0;
   let stopping = false;
-  let halted: ReporterStatus["halted"] = null;
-  let throttleStreak = 0;
-  let pausedUntil = 0;
-  let pauseTimer: NodeJS.Timeout | null = null;
+  /** The shared circuits (reporter_circuits): whether any worker may send. */
+  const gate = new CircuitGate(db, owner, settings.haltProbeMs, settings.pollMs, logger);
+  const judge = new Judge(settings, systemic, random);
+  /** A suspect event being sent alone (claim.ts): nothing else is claimed meanwhile. */
+  let suspect: string | null = null;
+  /** Set when stop() spent its budget: answers that still arrive are not written. */
+  let abandoned = false;
+  const bounds = { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs };
+  const pause = new ThrottlePause(bounds, random, logger);
   /** Database clock minus ours, refreshed by every claim: we judge time as the leases do. */
   let clockOffsetMs = 0;
   let drainWaiters: Array<() => void> = [];
 
   const now = () => new Date(Date.now() + clockOffsetMs);
 
-  async function claimBatch(limit: number): Promise<ClaimedEvent[]> {
-    const { events, dbNow } = await claim(db, { owner, leaseMs: settings.leaseMs, limit });
+  async function claimBatch(limit: number, suspects = false): Promise<ClaimedEvent[]> {
+    const options = { owner, leaseMs: settings.leaseMs, limit, suspects };
+    const { events, dbNow } = await claim(db, options);
     if (dbNow) clockOffsetMs = dbNow.getTime() - Date.now();
     for (const e of events) held.set(e.id, e);
     return events;
@@ -89,7 +70,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
 
   /** Pre-flights a claimed batch: settles what cannot be sent now, returns what can. */
   async function prepare(events: ClaimedEvent[]): Promise<SendItem[]> {
-    const admitted = await admit(db, events, now(), settings, deps.sinkFor);
+    const admitted = await admitByMode(db, events, now(), settings, deps.sinkFor);
     for (const f of admitted.failed) {
       logger.warn({ event: f.id, code: f.code }, "dead-lettered by pre-flight");
     }
@@ -97,71 +78,74 @@ export function startReporter(deps: ReporterDeps): Reporter {
     return admitted.send;
   }
 
-  /** Sends one event and settles what came back. Never throws. */
-  async function send(item: SendItem, probe: boolean): Promise<Outcome> {
+  /** Sends one request (one event, or a stream batch) and settles each of its events. Never throws. */
+  async function send(items: SendItem[], probe: boolean): Promise<Outcome | null> {
     const startedAt = now();
-    let result: SendResult;
-    try {
-      result = await item.sink.send(item.outbound);
-    } catch (err) {
-      // Sinks describe every answer; a throw is a bug, and the request may have gone out.
-      result = {
-        kind: "network",
-        message: `sink threw: ${coerceError(err).message}`,
-        timeout: false,
-      };
+    // A customer Stripe already said is gone: fail without another call (customer scope).
+    const live = items.filter((item) => {
+      const row = judge.before(item, startedAt);
+      if (row) buffer.push(row);
+      return row === null;
+    });
+    if (live.length === 0) return null;
+    // Stripe answers the request as a whole: its one result holds for every event in it.
+    const result = await sendThrough(live);
+    // Past the shutdown budget: the lease expires and another worker resends (identifier).
+    if (abandoned) return null;
+    let first: Judgement | null = null;
+    for (const item of live) {
+      const judgement = conclude(item, result, startedAt);
+      first ??= judgement;
     }
-    let outcome = classify(result);
-    if (outcome.kind === "rejected" && systemic.judge(outcome, item.event, now()) === "systemic") {
-      outcome = { kind: "halt", rule: `systemic: ${outcome.rule}`, answer: outcome.answer };
-    }
-    const settlement = decide(item.event, outcome, now(), settings, random);
-    buffer.push(rowFromSettlement(item.event, settlement, startedAt));
-    if (settlement.status === "failed") {
+    // One reaction per request: a throttled batch of 100 is one throttle, not a hundred.
+    if (first) await react(first, probe);
+    return first?.outcome ?? null;
+  }
+
+  /** Classifies and settles one event of a request. */
+  function conclude(item: SendItem, result: SendResult, startedAt: Date): Judgement {
+    const j = judge.after(item, result, now(), gate.halted?.scope ?? null);
+    buffer.push(judge.row(item, j, startedAt));
+    if (j.settlement.status === "failed") {
       logger.warn(
-        { event: item.event.id, code: settlement.code, rule: outcome.rule },
+        { event: item.event.id, code: j.settlement.code, rule: j.outcome.rule },
         "dead-lettered",
       );
     }
-    react(outcome, probe);
-    return outcome;
+    return j;
   }
 
   /** What one outcome means for the whole worker: halt, resume, or slow down. */
-  function react(outcome: Outcome, probe: boolean): void {
+  async function react(j: Judgement, probe: boolean): Promise<void> {
+    const { outcome } = j;
     if (outcome.kind === "halt") {
-      if (!halted) enterHalt(outcome);
+      await enterHalt(j.haltScope ?? "account", outcome, j.systemicCode);
       return;
     }
-    if (probe && halted) {
-      logger.info(
-        { haltedSince: halted.since, rule: outcome.rule },
-        "account works again: resumed",
-      );
-      halted = null;
+    if (probe && gate.halted) {
+      await gate.close(outcome.rule);
       interrupt.fire();
       dispatch();
     }
-    if (outcome.kind === "throttled") {
-      // Slow the whole worker down, more on every throttle in a row (a crude shared limiter).
-      throttleStreak++;
-      pausedUntil = Date.now() + backoffMs(throttleStreak, bounds, random);
-      logger.warn({ streak: throttleStreak, rule: outcome.rule }, "throttled by Stripe: pausing");
-    } else {
-      throttleStreak = 0;
-    }
+    // A 429 halves the shared limiter's rate, and pauses this worker (more on every one in a row).
+    if (outcome.kind === "throttled") deps.limiter?.throttled(Date.now());
+    pause.record(outcome.kind === "throttled", outcome.rule);
   }
 
-  function enterHalt(outcome: Extract<Outcome, { kind: "halt" }>): void {
-    const reason = `${outcome.rule}: Stripe answered ${describeAnswer(outcome.answer)}. Nothing is failed or counted meanwhile; fix the key or the account, then reporting resumes by itself.`;
-    halted = { reason, since: now() };
-    logger.error(
-      { rule: outcome.rule, probeMs: settings.haltProbeMs },
-      `reporting halted: ${reason}`,
-    );
-    interrupt.fire();
-    // Give back what was claimed but not sent: no attempt counted, claimable by the probe.
-    void giveBack(queue.drain(), "account_halted");
+  /** Opens the circuit of `scope` for every worker; a systemic one also takes back its dead letters. */
+  async function enterHalt(
+    scope: string,
+    outcome: Extract<Outcome, { kind: "halt" }>,
+    systemicCode: string | null,
+  ): Promise<void> {
+    if (await gate.open(scope, haltReason(scope, outcome))) {
+      interrupt.fire();
+      // Give back what was claimed but not sent: no attempt counted, claimable by the probe.
+      void giveBack(queue.drain(), haltWait(gate.halted));
+    }
+    if (systemicCode !== null) {
+      await takeBackSystemic(db, owner, buffer, settings, logger, systemicCode);
+    }
   }
 
   async function giveBack(items: SendItem[], waitReason?: string): Promise<void> {
@@ -179,46 +163,72 @@ export function startReporter(deps: ReporterDeps): Reporter {
 
   /** Starts sends while there is room: `concurrency` in flight, one per key, none when halted. */
   function dispatch(): void {
-    while (!stopping && !halted && active < settings.concurrency) {
-      const wait = pausedUntil - Date.now();
-      if (wait > 0) {
-        pauseTimer ??= setTimeout(() => {
-          pauseTimer = null;
-          dispatch();
-        }, wait);
-        return;
-      }
-      const item = queue.take();
-      if (!item) return;
+    while (!stopping && !gate.halted && active < settings.concurrency) {
+      if (pause.holds(dispatch)) return;
+      const unit = queue.take();
+      if (!unit) return;
       active++;
-      void send(item, false).finally(() => {
-        active--;
-        queue.done(item.key);
-        progress.fire();
-        dispatch();
-      });
+      // The shared limiter's token first: the unit's keys stay in flight meanwhile.
+      void waitForToken(deps.limiter)
+        .then(async () => {
+          if (stopping || gate.halted) await giveBack(unit.items, haltWait(gate.halted));
+          else await send(unit.items, false);
+        })
+        .finally(() => {
+          active--;
+          queue.done(unit);
+          progress.fire();
+          dispatch();
+        });
     }
   }
 
-  /** While halted: every haltProbeMs, send one event; resume when the answer is not a halt. */
+  /** While halted: one probe turn per poll (circuit-actions.ts). */
   async function probe(): Promise<void> {
-    await interrupt.wait(settings.haltProbeMs);
-    // Pre-flight may settle the claimed event without a call: then try the next one.
-    for (let tries = 0; tries < 10 && !stopping && halted; tries++) {
-      const events = await claimBatch(1);
-      if (events.length === 0) return; // nothing to probe with: stay halted, look again later
-      const [item] = await prepare(events);
-      if (!item) continue;
-      await send(item, true);
-      return;
-    }
+    await interrupt.wait(settings.pollMs);
+    const resumed = await probeTurn({
+      gate,
+      claimOne: async () => {
+        const events = await claimBatch(1);
+        return events.length === 0 ? null : (await prepare(events))[0];
+      },
+      sendProbe: (item) => send([item], true),
+      probeAccount: deps.probeAccount,
+      stopping: () => stopping,
+    });
+    if (resumed) dispatch();
   }
+
+  const suspectContext = {
+    claim: async () => (await claimBatch(1, true))[0],
+    settle: (row: SettleRow) => buffer.push(row),
+    crashLoopClaims: settings.crashLoopClaims,
+    logger,
+    now,
+  };
 
   async function loop(): Promise<void> {
     while (!stopping) {
       try {
-        if (halted) {
+        const change = await gate.sync();
+        if (change === "halted") await giveBack(queue.drain(), haltWait(gate.halted));
+        if (change === "resumed") dispatch();
+        if (gate.halted) {
           await probe();
+          continue;
+        }
+        // A suspect goes alone: claim nothing else until it is settled.
+        if (suspect !== null && held.has(suspect)) {
+          await Promise.race([progress.wait(settings.pollMs), interrupt.wait(settings.pollMs)]);
+          continue;
+        }
+        suspect = null;
+        const taken = held.size === 0 ? await takeSuspect(suspectContext) : null;
+        if (taken === "dead") continue;
+        if (taken) {
+          suspect = taken.id;
+          for (const item of await prepare([taken])) queue.push(item);
+          dispatch();
           continue;
         }
         const room = settings.batchSize - held.size;
@@ -231,7 +241,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
         if (events.length > 0) {
           const items = await prepare(events);
           // A halt that came in meanwhile: these go back at once, like the rest of the queue.
-          if (halted) await giveBack(items, "account_halted");
+          if (gate.halted) await giveBack(items, haltWait(gate.halted));
           else for (const item of items) queue.push(item);
           dispatch();
         }
@@ -260,17 +270,23 @@ export function startReporter(deps: ReporterDeps): Reporter {
   let stopped: Promise<void> | null = null;
 
   return {
-    status: () => ({ halted }),
+    status: () => ({ halted: gate.halted }),
     drained: () => new Promise((resolve) => drainWaiters.push(resolve)),
     stop() {
       stopped ??= (async () => {
         stopping = true;
         interrupt.fire();
         await running;
-        if (pauseTimer) clearTimeout(pauseTimer);
+        pause.clear();
         // Never sent: give them back at once, so another worker need not wait for the lease.
         await giveBack(queue.drain());
-        while (active > 0) await progress.wait(settings.pollMs);
+        // In-flight sends get the budget; then they are abandoned: their leases expire and
+        // another worker resends them, which their identifier makes harmless.
+        const budget = settings.shutdownBudgetMs;
+        if (!(await idleWithin(progress, () => active > 0, budget, settings.pollMs))) {
+          abandoned = true;
+          logger.warn({ inFlight: active }, "shutdown budget spent: abandoning in-flight sends");
+        }
         await buffer.flush(true);
         stopHeartbeat();
         notifyDrained();

@@ -81,18 +81,16 @@ describe.each(backends)("billing sync of asynchronous rejections on %s", (kind) 
     const ids = ["async-1", "async-2"];
     const now = new Date();
     // As the reporter leaves them: reported, after Stripe answered 200 for a customer it lacks.
-    await database.db
-      .insert(usageEvents)
-      .values(
-        ids.map((id) => ({
-          id,
-          customerKey: "gone",
-          eventName: "api_requests",
-          value: 3,
-          occurredAt: now,
-          status: "reported" as const,
-        })),
-      );
+    await database.db.insert(usageEvents).values(
+      ids.map((id) => ({
+        id,
+        customerKey: "gone",
+        eventName: "api_requests",
+        value: 3,
+        occurredAt: now,
+        status: "reported" as const,
+      })),
+    );
     for (const id of ids) {
       await stripe.billing.meterEvents.create({
         event_name: "api_requests",

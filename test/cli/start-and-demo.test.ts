@@ -42,6 +42,23 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** Runs `meterline demo` with these flags against the running start; its exit code and output. */
+async function runDemo(flags: string[]): Promise<{ code: unknown; out: string }> {
+  const demo = spawn(process.execPath, [bin, "demo", ...flags], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  demo.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  demo.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise((resolve) => demo.once("exit", resolve));
+  return { code, out };
+}
+
 /** Pulls the URL, key and JSON body out of the printed curl command. */
 function printedCurl(): { url: string; key: string; body: string } {
   const url = /curl -s -X POST (\S+)/.exec(banner)?.[1];
@@ -100,6 +117,33 @@ describe("meterline start", () => {
     expect(out).toMatch(/\(timestamp 40 days old\): failed, timestamp_too_old: /);
     expect(out).toContain("Stripe's ledger matches what was sent");
   });
+
+  // The other two delivery modes: the same poison pills, the same ledger check, through the v2
+  // stream and through legacy usage records (subscriptions created by the demo).
+  it.each([
+    ["stream", "demo_api_calls_stream"],
+    ["usage-records", "demo_api_calls_records"],
+  ])(
+    "the demo in --mode %s reports through that API, dead-letters the poison pills, and the ledger matches",
+    async (mode, meter) => {
+      const { code, out } = await runDemo([
+        "--mode",
+        mode,
+        "--duration",
+        "3",
+        "--rate",
+        "60",
+        "--customers",
+        "5",
+      ]);
+      expect(code, out).toBe(0);
+      expect(out).toContain(`Demo mode ${mode}: meter ${meter}, 5 customers.`);
+      expect(out).toMatch(/Final: sent 180 \| reported \d+ \| pending 0 \| dead-lettered \d+/);
+      expect(out).toMatch(/\(deleted customer\): failed, customer_deleted: /);
+      expect(out).toMatch(/\(timestamp 40 days old\): failed, timestamp_too_old: /);
+      expect(out).toContain("Stripe's ledger matches what was sent: 5 customers");
+    },
+  );
 
   it("a second process cannot open the same embedded database, and says why", async () => {
     const keys = spawn(process.execPath, [bin, "keys", "list"], {

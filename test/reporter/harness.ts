@@ -4,10 +4,14 @@ import type { Config } from "../../src/config.ts";
 import type { Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
 import { customers } from "../../src/db/schema/customers.ts";
+import type { DeliveryMode } from "../../src/db/schema/meters.ts";
 import { meters } from "../../src/db/schema/meters.ts";
 import { type RunningEmulator, startEmulator } from "../../src/emulator/index.ts";
 import type { ReporterLogger } from "../../src/reporter/logger.ts";
 import { fromMeterEvents } from "../../src/reporter/sinks/meter-events.ts";
+import { fromMeterStream } from "../../src/reporter/sinks/meter-stream.ts";
+import type { UsageSink } from "../../src/reporter/sinks/port.ts";
+import { fromUsageRecords } from "../../src/reporter/sinks/usage-records.ts";
 import { createStripeClient } from "../../src/reporter/stripe-client.ts";
 import { type Reporter, startReporter } from "../../src/reporter/worker.ts";
 import { settings as defaults } from "./fixtures.ts";
@@ -63,14 +67,34 @@ export function reporter(
   });
 }
 
+/** Starts a reporter with all three sinks, built as system.ts builds them. */
+export function reporterAllModes(
+  db: Db,
+  stripe: Stripe,
+  settings: Config["worker"],
+  logger: ReporterLogger = memoryLogger(),
+): Reporter {
+  const sinks: Record<DeliveryMode, UsageSink> = {
+    meter_events: fromMeterEvents(stripe),
+    meter_stream: fromMeterStream(stripe),
+    usage_records: fromUsageRecords(stripe),
+  };
+  return startReporter({ db, settings, sinkFor: (mode) => sinks[mode], logger });
+}
+
 /** Creates a meter in the emulator (through the SDK) and declares it in Meterline. */
-export async function declareMeter(db: Db, stripe: Stripe, eventName: string): Promise<void> {
+export async function declareMeter(
+  db: Db,
+  stripe: Stripe,
+  eventName: string,
+  deliveryMode: DeliveryMode = "meter_events",
+): Promise<void> {
   const meter = await stripe.billing.meters.create({
     display_name: eventName,
     event_name: eventName,
     default_aggregation: { formula: "sum" },
   });
-  await db.insert(meters).values({ eventName, stripeMeterId: meter.id });
+  await db.insert(meters).values({ eventName, stripeMeterId: meter.id, deliveryMode });
 }
 
 /** Creates `n` customers in the emulator and links them in Meterline; returns their keys. */

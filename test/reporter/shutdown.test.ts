@@ -2,11 +2,14 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
+import type { SendResult, UsageSink } from "../../src/reporter/sinks/port.ts";
+import { startReporter } from "../../src/reporter/worker.ts";
 import { backends, freshDatabase } from "../support/db.ts";
 import {
   declareMeter,
   emulator,
   linkedCustomers,
+  memoryLogger,
   pendingCount,
   reportedSums,
   reporter,
@@ -71,6 +74,75 @@ describe.each(backends)("stopping the reporter, on %s", (kind) => {
       await second.stop();
     }
     expect(emu.ledger().events).toHaveLength(400);
+    expect(emu.ledger().totals).toEqual(await reportedSums(db));
+  });
+});
+
+describe.each(backends)("stopping within the shutdown budget, on %s", (kind) => {
+  let database: Database;
+  let env: Awaited<ReturnType<typeof emulator>>;
+  beforeAll(async () => {
+    database = await freshDatabase(kind);
+    env = await emulator();
+  });
+  afterAll(async () => {
+    await env.emu.close();
+    await database.close();
+  });
+
+  it("sends that never answer are abandoned when the budget is spent: stop() returns, nothing is charged, a new worker reports each once", async () => {
+    const { db } = database;
+    const { stripe, emu } = env;
+    await declareMeter(db, stripe, "hung");
+    const linked = await linkedCustomers(db, stripe, "hung", 3);
+    await insertEvents(
+      db,
+      Array.from({ length: 30 }, (_, i) => ({
+        id: `hung-${i}`,
+        customerKey: linked[i % 3]?.key ?? "hung-0",
+        eventName: "hung",
+        value: 1,
+        occurredAt: new Date(Date.now() - 60_000),
+      })),
+    );
+    let calls = 0;
+    // Stripe never answers (a stuck connection): the worker can only abandon these sends.
+    const stuck: UsageSink = {
+      mode: "meter_events",
+      send: () => {
+        calls++;
+        return new Promise<SendResult>(() => {});
+      },
+    };
+    const hung = startReporter({
+      db,
+      settings: testSettings({ id: "hung", leaseMs: 1_000, shutdownBudgetMs: 300 }),
+      sinkFor: () => stuck,
+      logger: memoryLogger(),
+    });
+    await waitFor("sends in flight", async () => calls >= 3);
+    const started = Date.now();
+    await hung.stop();
+    // Generous: the budget is 300 ms; the point is that it returns at all.
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    const [after] = await rows<{ leased: number; attempts: number; audit: number }>(
+      db,
+      sql`select count(*) filter (where lease_owner is not null)::int as leased,
+            coalesce(sum(attempts), 0)::int as attempts,
+            (select count(*)::int from usage_event_attempts) as audit
+          from usage_events where event_name = 'hung'`,
+    );
+    // Only the abandoned in-flight sends (one per customer) keep a lease, until it expires.
+    expect(after).toEqual({ leased: 3, attempts: 0, audit: 0 });
+
+    const next = reporter(db, stripe, testSettings({ id: "next" }));
+    try {
+      await waitFor("the queue to empty", async () => (await pendingCount(db)) === 0);
+    } finally {
+      await next.stop();
+    }
+    expect(emu.ledger().events.filter((e) => e.event_name === "hung")).toHaveLength(30);
     expect(emu.ledger().totals).toEqual(await reportedSums(db));
   });
 });

@@ -14,6 +14,8 @@ export interface OutboundEvent {
   /** Payload key names of the meter (Stripe lets a meter rename them). */
   customerPayloadKey: string;
   valuePayloadKey: string;
+  /** usage_records only: the subscription item (si_…) of this customer × meter. */
+  subscriptionItemId?: string;
 }
 
 /**
@@ -41,4 +43,14 @@ export type SendResult =
 export interface UsageSink {
   readonly mode: DeliveryMode;
   send(event: OutboundEvent): Promise<SendResult>;
+  /**
+   * Most events one request may carry; absent or 1: one request per event. A sink with
+   * `maxBatch` > 1 implements `sendBatch`.
+   */
+  readonly maxBatch?: number;
+  /**
+   * Sends up to `maxBatch` events in ONE request. Stripe answers the request as a whole (the v2
+   * stream validates each event later), so there is one result, and it holds for every event.
+   */
+  sendBatch?(events: OutboundEvent[]): Promise<SendResult>;
 }

@@ -1,0 +1,116 @@
+import type { SendItem } from "./admit.ts";
+import { SendQueue } from "./send-queue.ts";
+
+/** What the worker sends in one request: one event, or a batch for a sink that takes batches. */
+export interface SendUnit {
+  items: SendItem[];
+  /** The (customer, meter) keys the request holds: each has nothing else in flight. */
+  keys: string[];
+}
+
+/** True when the item's sink sends batches (the v2 stream). */
+export function isBatched(item: SendItem): boolean {
+  return item.sink.sendBatch !== undefined && (item.sink.maxBatch ?? 1) > 1;
+}
+
+/**
+ * The worker's send queue for every delivery mode. One-per-event sinks (v1 meter events, usage
+ * records) go through SendQueue: one request in flight per (customer, meter). Batch sinks (the
+ * v2 stream) are grouped per sink into requests of up to `maxBatch` events, taking ALL queued
+ * events of a (customer, meter) key at once, so one request still holds each key alone and
+ * keeps its order, while one busy customer's backlog fills whole requests. The two kinds take
+ * turns, so neither starves the other.
+ */
+export class DeliveryQueue {
+  private readonly single = new SendQueue<SendItem>();
+  private readonly batched = new Map<string, SendItem[]>();
+  /** Batched keys with something queued and nothing in flight, in turn order. */
+  private readonly ready = new Set<string>();
+  private readonly busy = new Set<string>();
+  private batchedCount = 0;
+  private batchTurn = false;
+
+  /** Events queued (not in flight). */
+  get size(): number {
+    return this.single.size + this.batchedCount;
+  }
+
+  /** Queues an event behind the others of its key. */
+  push(item: SendItem): void {
+    if (!isBatched(item)) {
+      this.single.push(item);
+      return;
+    }
+    const queue = this.batched.get(item.key);
+    if (queue) queue.push(item);
+    else this.batched.set(item.key, [item]);
+    if (!this.busy.has(item.key)) this.ready.add(item.key);
+    this.batchedCount++;
+  }
+
+  /** The next request to make, its keys now marked in flight; undefined when nothing is free. */
+  take(): SendUnit | undefined {
+    this.batchTurn = !this.batchTurn;
+    const first = this.batchTurn ? this.takeBatch() : this.takeSingle();
+    return first ?? (this.batchTurn ? this.takeSingle() : this.takeBatch());
+  }
+
+  /** The request of `unit` finished: its keys' next events may go. */
+  done(unit: SendUnit): void {
+    for (const key of unit.keys) {
+      // `busy` holds batched keys only; any other key was the single queue's.
+      if (this.busy.delete(key)) {
+        if (this.batched.has(key)) this.ready.add(key);
+      } else {
+        this.single.done(key);
+      }
+    }
+  }
+
+  /** Removes and returns every queued event (not those in flight). */
+  drain(): SendItem[] {
+    const all = [...this.single.drain(), ...[...this.batched.values()].flat()];
+    this.batched.clear();
+    this.ready.clear();
+    this.batchedCount = 0;
+    return all;
+  }
+
+  private takeSingle(): SendUnit | undefined {
+    const item = this.single.take();
+    return item ? { items: [item], keys: [item.key] } : undefined;
+  }
+
+  private takeBatch(): SendUnit | undefined {
+    const items: SendItem[] = [];
+    const keys: string[] = [];
+    let sink: SendItem["sink"] | null = null;
+    let limit = 1;
+    for (const key of this.ready) {
+      const queue = this.batched.get(key);
+      const head = queue?.[0];
+      if (!queue || !head) {
+        this.ready.delete(key);
+        continue;
+      }
+      // One request goes to one sink; a key whose events need another sink waits its turn.
+      if (sink !== null && head.sink !== sink) continue;
+      if (sink === null) {
+        sink = head.sink;
+        limit = head.sink.maxBatch ?? 1;
+      }
+      // A key's events go together or wait for the next request: never split across two
+      // requests in flight at once.
+      if (items.length > 0 && items.length + queue.length > limit) continue;
+      const taken = queue.splice(0, limit - items.length);
+      items.push(...taken);
+      this.batchedCount -= taken.length;
+      keys.push(key);
+      this.ready.delete(key);
+      this.busy.add(key);
+      if (queue.length === 0) this.batched.delete(key);
+      if (items.length >= limit) break;
+    }
+    return items.length > 0 ? { items, keys } : undefined;
+  }
+}

@@ -1,0 +1,109 @@
+import { createHash } from "node:crypto";
+import type Stripe from "stripe";
+import { describeStripeError } from "./describe-stripe-error.ts";
+import type { OutboundEvent, SendResult, UsageSink } from "./port.ts";
+
+/**
+ * The API version usage records are sent with. Stripe removed usage records in
+ * 2025-03-31.basil (and stripe-node 18 dropped createUsageRecord), so every request pins the last
+ * version before it; accounts still on legacy usage-based billing accept it.
+ */
+export const USAGE_RECORDS_API_VERSION = "2024-09-30.acacia";
+
+/** Stripe's limit on an Idempotency-Key. */
+export const IDEMPOTENCY_KEY_MAX = 255;
+
+const PREFIX = "meterline-ur-";
+
+/** Options of the usage records adapter. */
+export interface UsageRecordsOptions {
+  /** Override the pinned pre-basil API version. */
+  apiVersion?: string;
+}
+
+/**
+ * The Idempotency-Key of an event's usage record: a pure function of the event id, so every
+ * attempt, worker and replay sends the same key — usage records have no identifier, and this
+ * key is their only dedup. Ids too long for the 255-char limit are hashed (stable too).
+ */
+export function usageRecordKey(eventId: string): string {
+  const key = `${PREFIX}${eventId}`;
+  if (key.length <= IDEMPOTENCY_KEY_MAX) return key;
+  return `${PREFIX}sha256-${createHash("sha256").update(eventId).digest("hex")}`;
+}
+
+/**
+ * The legacy usage records adapter: one POST /v1/subscription_items/{id}/usage_records per
+ * event (action=increment, the event's own timestamp), through `rawRequest` pinned to a
+ * pre-basil API version. Never throws: every answer becomes a SendResult.
+ */
+export function fromUsageRecords(stripe: Stripe, options: UsageRecordsOptions = {}): UsageSink {
+  const apiVersion = options.apiVersion ?? USAGE_RECORDS_API_VERSION;
+  return {
+    mode: "usage_records",
+    async send(event: OutboundEvent): Promise<SendResult> {
+      const item = event.subscriptionItemId;
+      if (!item) {
+        // Pre-flight resolves the item before any send, so this is a wiring bug. Nothing was
+        // sent: answer as a customer-scope refusal (param subscription_item) naming the fix.
+        return {
+          kind: "http_error",
+          status: 400,
+          type: "invalid_request_error",
+          code: "subscription_item_missing",
+          message: `no subscription item resolved for meter "${event.eventName}"; set one with PUT /v1/customers/:key/subscription_items/${event.eventName}`,
+          param: "subscription_item",
+          shouldRetry: null,
+          requestId: null,
+        };
+      }
+      try {
+        const res = (await stripe.rawRequest(
+          "POST",
+          `/v1/subscription_items/${encodeURIComponent(item)}/usage_records`,
+          {
+            quantity: event.value,
+            // When it happened, never when it is sent: Stripe files it in that period.
+            timestamp: Math.floor(event.occurredAt.getTime() / 1000),
+            action: "increment",
+          },
+          { apiVersion, idempotencyKey: usageRecordKey(event.id) },
+        )) as { lastResponse?: { statusCode: number; requestId?: string } } | undefined;
+        return {
+          kind: "ok",
+          status: res?.lastResponse?.statusCode ?? 200,
+          requestId: res?.lastResponse?.requestId ?? null,
+        };
+      } catch (err) {
+        return explain(describeStripeError(err), event, item);
+      }
+    },
+  };
+}
+
+/**
+ * Usage records are validated synchronously, and Stripe's refusals carry no code: give the
+ * ones a person must act on a stable code and the fix. Pure.
+ */
+export function explain(result: SendResult, event: OutboundEvent, item: string): SendResult {
+  if (result.kind !== "http_error") return result;
+  if (result.status === 404 && result.code === "resource_missing") {
+    return {
+      ...result,
+      message: `${result.message} — the subscription item set for this customer and meter "${event.eventName}" does not exist in Stripe: set the right one with PUT /v1/customers/:key/subscription_items/${event.eventName}, then retry the event`,
+    };
+  }
+  if (result.status !== 400 || result.param !== "timestamp") return result;
+  if (/future/i.test(result.message)) {
+    // Our clock is ahead of Stripe's: the event becomes valid by waiting (classify retries it).
+    return { ...result, code: result.code ?? "timestamp_in_future" };
+  }
+  if (/billing period/i.test(result.message)) {
+    return {
+      ...result,
+      code: result.code ?? "timestamp_outside_period",
+      message: `${result.message} — occurred_at ${event.occurredAt.toISOString()} is outside the current billing period of subscription item ${item}; Stripe only takes usage records for the current period, so this usage can no longer be reported there. Bill it another way (e.g. an invoice item), then discard the event`,
+    };
+  }
+  return result;
+}

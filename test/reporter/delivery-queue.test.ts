@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import type { SendItem } from "../../src/reporter/admit.ts";
+import { DeliveryQueue } from "../../src/reporter/delivery-queue.ts";
+import type { UsageSink } from "../../src/reporter/sinks/port.ts";
+import { event } from "./fixtures.ts";
+
+const ok = async () => ({ kind: "ok", status: 200, requestId: null }) as const;
+const single: UsageSink = { mode: "meter_events", send: ok };
+const stream: UsageSink = { mode: "meter_stream", maxBatch: 3, send: ok, sendBatch: ok };
+
+let n = 0;
+function item(key: string, sink: UsageSink): SendItem {
+  n++;
+  const e = event({ id: `e${n}` });
+  return {
+    key,
+    event: e,
+    sink,
+    outbound: {
+      id: e.id,
+      identifier: e.id,
+      eventName: e.eventName,
+      stripeCustomerId: "cus_1",
+      value: 1,
+      occurredAt: e.occurredAt,
+      customerPayloadKey: "stripe_customer_id",
+      valuePayloadKey: "value",
+    },
+  };
+}
+
+const ids = (items: SendItem[] | undefined) => (items ?? []).map((i) => i.event.id);
+
+describe("DeliveryQueue", () => {
+  it("one-per-event sinks: one event per request, one request in flight per key", () => {
+    const q = new DeliveryQueue();
+    const [a1, a2, b1] = [item("a", single), item("a", single), item("b", single)];
+    for (const i of [a1, a2, b1]) q.push(i);
+    const first = q.take();
+    const second = q.take();
+    expect([ids(first?.items), ids(second?.items)]).toEqual([[a1.event.id], [b1.event.id]]);
+    expect(q.take()).toBeUndefined(); // a2 waits for a1's request
+    if (first) q.done(first);
+    expect(ids(q.take()?.items)).toEqual([a2.event.id]);
+  });
+
+  it("batch sinks: up to maxBatch events of several keys in one request, a key's events together and in order", () => {
+    const q = new DeliveryQueue();
+    const a = [item("a", stream), item("a", stream)];
+    const b = [item("b", stream)];
+    const c = [item("c", stream), item("c", stream)];
+    for (const i of [...a, ...b, ...c]) q.push(i);
+    const first = q.take();
+    // a (2) + b (1) = 3 = maxBatch; c's two events would not fit beside them, so they wait.
+    expect(ids(first?.items)).toEqual(ids([...a, ...b]));
+    expect(first?.keys).toEqual(["a", "b"]);
+    const second = q.take();
+    expect(ids(second?.items)).toEqual(ids(c));
+    expect(q.size).toBe(0);
+  });
+
+  it("a key with more than maxBatch events fills a request, and its rest waits for that request", () => {
+    const q = new DeliveryQueue();
+    const a = Array.from({ length: 5 }, () => item("a", stream));
+    for (const i of a) q.push(i);
+    const first = q.take();
+    expect(ids(first?.items)).toEqual(ids(a.slice(0, 3)));
+    expect(q.take()).toBeUndefined();
+    if (first) q.done(first);
+    expect(ids(q.take()?.items)).toEqual(ids(a.slice(3)));
+  });
+
+  it("single and batched requests take turns; drain returns everything queued", () => {
+    const q = new DeliveryQueue();
+    for (const i of [item("s1", single), item("s2", single), item("b1", stream)]) q.push(i);
+    const kinds = [q.take(), q.take(), q.take()].map((u) => u?.items[0]?.sink.mode);
+    expect(kinds).toContain("meter_stream");
+    expect(kinds.filter((k) => k === "meter_events")).toHaveLength(2);
+    q.push(item("x", single));
+    q.push(item("y", stream));
+    expect(q.drain()).toHaveLength(2);
+    expect(q.size).toBe(0);
+  });
+});
