@@ -75,7 +75,7 @@ export async function claim(
 }
 
 /**
- * One claiming statement. "rescue": pending events whose lease expired unsettled, served by
+ * One claiming statement. "rescue": pending events whose lease expired unsettled, found through
  * usage_events_lease_idx (only leased rows are in it, so it stays small whatever the backlog).
  * "due": unleased due events, oldest due first, served by usage_events_due_idx.
  */
@@ -107,9 +107,10 @@ async function claimWhere(
         suspects ? sql`${open} >= ${SUSPECT_OPEN_CLAIMS}` : sql`${open} < ${SUSPECT_OPEN_CLAIMS}`,
       ),
     )
-    // Rescues: longest orphaned first. Due: oldest due first, so a waiting or retried event goes
-    // behind what is due before it and a poison event delays the others by at most one cycle.
-    .orderBy(kind === "rescue" ? asc(usageEvents.leaseExpiresAt) : asc(usageEvents.nextAttemptAt))
+    // Oldest due first within each kind: a waiting or retried event goes behind what is due
+    // before it, so a poison event delays the others by at most one claim cycle. (The rescue set
+    // is only the leased rows, so sorting it costs little; one batch's leases expire together.)
+    .orderBy(asc(usageEvents.nextAttemptAt))
     .limit(limit)
     // Concurrent workers skip each other's rows instead of queueing on them, and never take
     // the same row: the row lock lasts until this statement's implicit transaction ends.
