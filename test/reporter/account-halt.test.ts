@@ -1,36 +1,26 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../../src/db/connect.ts";
+import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/rows.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends } from "../support/db.ts";
 import {
   attemptOutcomes,
   declareMeter,
-  emulator,
   KEY,
   linkedCustomers,
   pendingCount,
   reportedSums,
   reporter,
+  reporterSuite,
   testSettings,
 } from "./harness.ts";
 import { insertEvents, statusCounts, waitFor } from "./seed.ts";
 
 describe.each(backends)("a 401 from Stripe for a while, on %s", (kind) => {
-  let database: Database;
-  let env: Awaited<ReturnType<typeof emulator>>;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = await emulator();
-  });
-  afterAll(async () => {
-    await env.emu.close();
-    await database.close();
-  });
+  const suite = reporterSuite(kind);
 
   it("halts the account: nothing dead-lettered, no attempt counted; everything reported once it clears", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "tokens");
     const linked = await linkedCustomers(db, stripe, "acct", 10);
     await insertEvents(

@@ -1,40 +1,30 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../../src/db/connect.ts";
+import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/rows.ts";
 import { fromMetersList } from "../../src/reporter/account-probe.ts";
 import { fromMeterEvents } from "../../src/reporter/sinks/meter-events.ts";
 import type { OutboundEvent, SendResult, UsageSink } from "../../src/reporter/sinks/port.ts";
 import { startReporter } from "../../src/reporter/worker.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends } from "../support/db.ts";
 import {
   attemptOutcomes,
   declareMeter,
-  emulator,
   KEY,
   linkedCustomers,
   memoryLogger,
   pendingCount,
   reporter,
+  reporterSuite,
   testSettings,
 } from "./harness.ts";
 import { insertEvents, statusCounts, waitFor } from "./seed.ts";
 
 describe.each(backends)("blast radius, on %s", (kind) => {
-  let database: Database;
-  let env: Awaited<ReturnType<typeof emulator>>;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = await emulator();
-  });
-  afterAll(async () => {
-    await env.emu.close();
-    await database.close();
-  });
+  const suite = reporterSuite(kind);
 
   it("systemic: the same rejection for many customers at once halts and returns the dead letters to pending, uncharged", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "sys");
     const linked = await linkedCustomers(db, stripe, "sys", 10);
     await insertEvents(
@@ -84,8 +74,8 @@ describe.each(backends)("blast radius, on %s", (kind) => {
   });
 
   it("customer scope: a customer Stripe says is gone costs one request, not one per event", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "gone");
     const [lost, kept] = await linkedCustomers(db, stripe, "gonecust", 2);
     const lostId = lost?.stripeId ?? "";
@@ -150,8 +140,8 @@ describe.each(backends)("blast radius, on %s", (kind) => {
   });
 
   it("an account halted with an empty queue resumes by itself: the probe needs no event", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "idle");
     const [c] = await linkedCustomers(db, stripe, "idle", 1);
     await insertEvents(db, [

@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import type Stripe from "stripe";
+import { afterAll, beforeAll } from "vitest";
 import type { Config } from "../../src/config.ts";
-import type { Db } from "../../src/db/connect.ts";
+import type { Database, Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
 import { customers } from "../../src/db/schema/customers.ts";
 import type { DeliveryMode } from "../../src/db/schema/meters.ts";
@@ -14,6 +15,7 @@ import type { UsageSink } from "../../src/reporter/sinks/port.ts";
 import { fromUsageRecords } from "../../src/reporter/sinks/usage-records.ts";
 import { createStripeClient } from "../../src/reporter/stripe-client.ts";
 import { type Reporter, startReporter } from "../../src/reporter/worker.ts";
+import { freshDatabase } from "../support/db.ts";
 import { settings as defaults } from "./fixtures.ts";
 
 /** The key the tests' emulator accepts. */
@@ -49,6 +51,29 @@ export async function emulator(): Promise<{ emu: RunningEmulator; stripe: Stripe
   const emu = await startEmulator({ port: 0, apiKeys: [KEY] });
   const stripe = createStripeClient({ secretKey: KEY, apiBase: emu.url, timeoutMs: 5_000 });
   return { emu, stripe };
+}
+
+/** What a reporter suite works against: its own database and a running emulator. */
+export interface ReporterSuite {
+  database: Database;
+  env: { emu: RunningEmulator; stripe: Stripe };
+}
+
+/**
+ * Opens a fresh database of `kind` and starts the emulator before the suite's tests, and closes
+ * both after them. The fields are set by the time any test runs.
+ */
+export function reporterSuite(kind: Database["kind"]): ReporterSuite {
+  const suite = {} as ReporterSuite;
+  beforeAll(async () => {
+    suite.database = await freshDatabase(kind);
+    suite.env = await emulator();
+  });
+  afterAll(async () => {
+    await suite.env?.emu.close();
+    await suite.database?.close();
+  });
+  return suite;
 }
 
 /** Starts a reporter sending v1 meter events through `stripe`. */

@@ -1,17 +1,16 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Database } from "../../src/db/connect.ts";
+import { describe, expect, it, vi } from "vitest";
 import { rows } from "../../src/db/rows.ts";
 import { customers } from "../../src/db/schema/customers.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends } from "../support/db.ts";
 import {
   attemptOutcomes,
   declareMeter,
-  emulator,
   linkedCustomers,
   pendingCount,
   reportedSums,
   reporterAllModes,
+  reporterSuite,
   testSettings,
 } from "./harness.ts";
 import { insertEvents, type SeedEvent, statusCounts, waitFor } from "./seed.ts";
@@ -27,20 +26,11 @@ function batchSizes(spy: { mock: { calls: unknown[][] } }): number[] {
 }
 
 describe.each(backends)("the v2 meter event stream, on %s, against the emulator", (kind) => {
-  let database: Database;
-  let env: Awaited<ReturnType<typeof emulator>>;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = await emulator();
-  });
-  afterAll(async () => {
-    await env.emu.close();
-    await database.close();
-  });
+  const suite = reporterSuite(kind);
 
   it("poison pills at the head of the queue: 2,000 healthy events go in batches of ≤ 100 and are each counted once; every poison event is dead-lettered with its reason before a request", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "api_calls", "meter_stream");
     const healthy = await linkedCustomers(db, stripe, "cust", 50);
     const gone = await linkedCustomers(db, stripe, "gone", 2);
@@ -135,8 +125,8 @@ describe.each(backends)("the v2 meter event stream, on %s, against the emulator"
   });
 
   it("a session Stripe expires (its clock jumps 15 minutes) is refreshed and the batch resent: nothing is charged an attempt", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     const [c] = await linkedCustomers(db, stripe, "refresh", 1);
     if (!c) throw new Error("no customer");
     const batch = (from: number) =>

@@ -1,18 +1,17 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../../src/db/connect.ts";
+import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/rows.ts";
 import { customers } from "../../src/db/schema/customers.ts";
 import { CLAIM_EPOCH } from "../../src/outbox/claim-epoch.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends } from "../support/db.ts";
 import {
   declareMeter,
-  emulator,
   linkedCustomers,
   memoryLogger,
   pendingCount,
   reportedSums,
   reporter,
+  reporterSuite,
   testSettings,
 } from "./harness.ts";
 import { insertEvents, type SeedEvent, statusCounts, waitFor } from "./seed.ts";
@@ -20,20 +19,11 @@ import { insertEvents, type SeedEvent, statusCounts, waitFor } from "./seed.ts";
 const DAY = 24 * 3_600_000;
 
 describe.each(backends)("the poison pill, on %s, against the emulator", (kind) => {
-  let database: Database;
-  let env: Awaited<ReturnType<typeof emulator>>;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = await emulator();
-  });
-  afterAll(async () => {
-    await env.emu.close();
-    await database.close();
-  });
+  const suite = reporterSuite(kind);
 
   it("20 poison events at the head of the queue: 2,000 healthy events are each reported once, every poison event is dead-lettered with its reason and never claimed again", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "api_calls");
     const healthy = await linkedCustomers(db, stripe, "cust", 50);
     // Customers deleted in Meterline (they still exist in Stripe: Meterline's word decides).

@@ -1,18 +1,18 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
 import { usageEvents } from "../../src/db/schema/usage-events.ts";
 import { claim } from "../../src/outbox/claim.ts";
 import { CLAIM_EPOCH } from "../../src/outbox/claim-epoch.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends } from "../support/db.ts";
 import {
   attemptOutcomes,
   declareMeter,
-  emulator,
   linkedCustomers,
   pendingCount,
   reporter,
+  reporterSuite,
   testSettings,
 } from "./harness.ts";
 import { insertEvents, statusCounts, waitFor } from "./seed.ts";
@@ -30,20 +30,11 @@ async function dieHolding(
 }
 
 describe.each(backends)("rescue and crash loops, on %s", (kind) => {
-  let database: Database;
-  let env: Awaited<ReturnType<typeof emulator>>;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = await emulator();
-  });
-  afterAll(async () => {
-    await env.emu.close();
-    await database.close();
-  });
+  const suite = reporterSuite(kind);
 
   it("a worker killed while holding events: the next worker reports each once after the lease", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "rescued");
     const linked = await linkedCustomers(db, stripe, "resc", 5);
     await insertEvents(
@@ -57,7 +48,7 @@ describe.each(backends)("rescue and crash loops, on %s", (kind) => {
       })),
     );
     // Killed once (a deploy, an OOM): one open claim each. Ordinary batch claims rescue them.
-    const held = await dieHolding(database, "killed", { limit: 100 });
+    const held = await dieHolding(suite.database, "killed", { limit: 100 });
     expect(held).toHaveLength(100);
 
     const r = reporter(db, stripe, testSettings({ id: "rescuer" }));
@@ -77,8 +68,8 @@ describe.each(backends)("rescue and crash loops, on %s", (kind) => {
   });
 
   it("an event whose claims keep ending with the worker gone is dead-lettered as crash_loop; its batch-mates are reported", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "crashy");
     const [c] = await linkedCustomers(db, stripe, "crash", 1);
     const occurredAt = new Date(Date.now() - 60_000);
@@ -96,11 +87,11 @@ describe.each(backends)("rescue and crash loops, on %s", (kind) => {
       })),
     );
     // Two workers die holding the batch: all three are suspects now (2 open claims).
-    await dieHolding(database, "dead-1", { limit: 10 });
-    await dieHolding(database, "dead-2", { limit: 10 });
+    await dieHolding(suite.database, "dead-1", { limit: 10 });
+    await dieHolding(suite.database, "dead-2", { limit: 10 });
     // Suspects are taken alone: three more workers die, each holding only the poison.
     for (let i = 3; i <= 5; i++) {
-      expect(await dieHolding(database, `dead-${i}`, { limit: 1, suspects: true })).toEqual([
+      expect(await dieHolding(suite.database, `dead-${i}`, { limit: 1, suspects: true })).toEqual([
         "crash-poison",
       ]);
     }
@@ -133,8 +124,8 @@ describe.each(backends)("rescue and crash loops, on %s", (kind) => {
   });
 
   it("an event whose first ambiguous attempt is 24 h old is never sent again: dedup_window_expired", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "stale");
     const [c] = await linkedCustomers(db, stripe, "stale", 1);
     await insertEvents(db, [

@@ -1,37 +1,27 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../../src/db/connect.ts";
+import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/rows.ts";
 import type { SendResult, UsageSink } from "../../src/reporter/sinks/port.ts";
 import { startReporter } from "../../src/reporter/worker.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends } from "../support/db.ts";
 import {
   declareMeter,
-  emulator,
   linkedCustomers,
   memoryLogger,
   pendingCount,
   reportedSums,
   reporter,
+  reporterSuite,
   testSettings,
 } from "./harness.ts";
 import { insertEvents, waitFor } from "./seed.ts";
 
 describe.each(backends)("stopping the reporter, on %s", (kind) => {
-  let database: Database;
-  let env: Awaited<ReturnType<typeof emulator>>;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = await emulator();
-  });
-  afterAll(async () => {
-    await env.emu.close();
-    await database.close();
-  });
+  const suite = reporterSuite(kind);
 
   it("stop() lets in-flight sends settle and gives back unsent leases without counting an attempt; a new worker finishes the rest", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "jobs");
     const linked = await linkedCustomers(db, stripe, "stop", 4);
     await insertEvents(
@@ -79,20 +69,11 @@ describe.each(backends)("stopping the reporter, on %s", (kind) => {
 });
 
 describe.each(backends)("stopping within the shutdown budget, on %s", (kind) => {
-  let database: Database;
-  let env: Awaited<ReturnType<typeof emulator>>;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = await emulator();
-  });
-  afterAll(async () => {
-    await env.emu.close();
-    await database.close();
-  });
+  const suite = reporterSuite(kind);
 
   it("sends that never answer are abandoned when the budget is spent: stop() returns, nothing is charged, a new worker reports each once", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     await declareMeter(db, stripe, "hung");
     const linked = await linkedCustomers(db, stripe, "hung", 3);
     await insertEvents(

@@ -1,17 +1,17 @@
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
 import { customers } from "../../src/db/schema/customers.ts";
 import { meters } from "../../src/db/schema/meters.ts";
 import { METER_WAITS, wakeWaiting } from "../../src/outbox/wake.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends } from "../support/db.ts";
 import {
   declareMeter,
-  emulator,
   pendingCount,
   reportedSums,
   reporter,
+  reporterSuite,
   testSettings,
 } from "./harness.ts";
 import { insertEvents, statusCounts, waitFor } from "./seed.ts";
@@ -28,20 +28,11 @@ async function waiting(database: Database) {
 }
 
 describe.each(backends)("events that wait (customer and meter scope), on %s", (kind) => {
-  let database: Database;
-  let env: Awaited<ReturnType<typeof emulator>>;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    env = await emulator();
-  });
-  afterAll(async () => {
-    await env.emu.close();
-    await database.close();
-  });
+  const suite = reporterSuite(kind);
 
   it("wait without being failed or counted, one audit row each however often rechecked, and go once the cause is fixed", async () => {
-    const { db } = database;
-    const { stripe, emu } = env;
+    const { db } = suite.database;
+    const { stripe, emu } = suite.env;
     // A meter whose payload key in Meterline does not match Stripe's meter: Stripe refuses
     // every event of it (meter scope), which must park them, not dead-letter them.
     await declareMeter(db, stripe, "gpu");
@@ -75,9 +66,9 @@ describe.each(backends)("events that wait (customer and meter scope), on %s", (k
     try {
       // Rechecked several times (the recheck interval is backoffMaxMs).
       await waitFor("several rechecks", async () =>
-        (await waiting(database)).every((w) => w.claims >= 4),
+        (await waiting(suite.database)).every((w) => w.claims >= 4),
       );
-      expect(await waiting(database)).toEqual([
+      expect(await waiting(suite.database)).toEqual([
         { reason: "customer_unlinked", n: 5, attempts: 0, audit: 5, claims: expect.any(Number) },
         { reason: "meter_inactive", n: 5, attempts: 0, audit: 5, claims: expect.any(Number) },
         {
