@@ -20,6 +20,7 @@ export interface DeadLetterView {
     request_id: string | null;
   };
   first_ambiguous_at: string | null;
+  first_sent_at: string | null;
   /** A plain retry is refused: Stripe may hold it and no longer dedups it (see the refusal). */
   dedup_window_expired: boolean;
 }
@@ -61,6 +62,7 @@ export function deadLetterView(row: DeadLetterRow): DeadLetterView {
       request_id: row.request_id,
     },
     first_ambiguous_at: row.first_ambiguous_at,
+    first_sent_at: row.first_sent_at,
     dedup_window_expired: row.dedup_window_expired,
   };
 }
@@ -73,7 +75,7 @@ export function refusalMessage(count: number, dedupWindowMs: number): string {
   const hours = Math.round((dedupWindowMs / 3_600_000) * 10) / 10;
   const what = count === 1 ? "1 dead letter was" : `${count} dead letters were`;
   return (
-    `${what} first sent more than ${hours} h ago without a clear answer (first_ambiguous_at), and ` +
+    `${what} first sent more than ${hours} h ago (first_sent_at), and ` +
     "Stripe only dedups an identifier for 24 h: Stripe may already hold it, so a plain retry " +
     "could bill it twice. Look the identifier (the event id) up in Stripe: if Stripe has it, " +
     "resolve it as delivered (meterline dlq resolve --delivered <id>); if not, retry it with " +

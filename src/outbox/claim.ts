@@ -1,7 +1,15 @@
-import { and, asc, eq, inArray, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lte, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
+import { rows } from "../db/rows.ts";
 import { usageEvents } from "../db/schema/usage-events.ts";
-import { CLAIM_EPOCH, SUSPECT_OPEN_CLAIMS } from "./claim-epoch.ts";
+
+/**
+ * Open claims at which an event is a suspect: it was held by two workers (or one, twice) that
+ * died before an outcome. Suspects are sent one at a time (reporter/suspects.ts), so a poison
+ * event that kills its worker takes no batch-mates with it. A worker killed once (deploy, OOM)
+ * leaves 1 open claim: its events are rescued by ordinary batch claims, at full speed.
+ */
+export const SUSPECT_OPEN_CLAIMS = 2;
 
 /** One leased event, as the worker needs it: what to send and what the settle guard checks. */
 export interface ClaimedEvent {
@@ -13,11 +21,14 @@ export interface ClaimedEvent {
   receivedAt: Date;
   /** Counted attempts when claimed: the settle guard requires it unchanged. */
   attempts: number;
-  /**
-   * Claims including this one: the settle guard requires it unchanged too. Packed as
-   * outcomes · 1000 + open claims (claim-epoch.ts).
-   */
+  /** Claims ever, including this one: the settle guard requires it unchanged too. */
   claims: number;
+  /** Claims since the last outcome, including this one: the earlier ones ended with their worker gone. */
+  openClaims: number;
+  /** When the event's first request left (or was about to): the dedup window counts from it. */
+  firstSentAt: Date | null;
+  /** Usage records: the Idempotency-Key generation to send under. */
+  keyGeneration: number;
   firstAmbiguousAt: Date | null;
   /** Why it was waiting, if it was: a pre-flight that finds the same reason adds no audit row. */
   waitReason: string | null;
@@ -54,10 +65,10 @@ export async function claim(
   // Rescues first: events whose worker stopped renewing their lease (SIGKILL, partition) go
   // ahead of the backlog. Ordered by due time alone, a rescued retry (due later than a large
   // backlog inserted before it) would wait behind the whole queue, not lease + poll.
-  const rescued = await claimWhere(db, owner, leaseMs, limit, suspects, "rescue");
+  const rescued = await claimRescues(db, owner, leaseMs, limit, suspects);
   const rest =
     rescued.length < limit
-      ? await claimWhere(db, owner, leaseMs, limit - rescued.length, suspects, "due")
+      ? await claimDue(db, owner, leaseMs, limit - rescued.length, suspects)
       : [];
   const rows = [...rescued, ...rest];
   // UPDATE … RETURNING has no order; keep the queue's order (rescues first) for the send queue.
@@ -74,20 +85,82 @@ export async function claim(
   };
 }
 
+/** A claimed row as both claiming statements return it. */
+type ClaimedRow = ClaimedEvent & { nextAttemptAt: Date; dbNowMs: number };
+
 /**
- * One claiming statement. "rescue": pending events whose lease expired unsettled, found through
- * usage_events_lease_idx (only leased rows are in it, so it stays small whatever the backlog).
- * "due": unleased due events, oldest due first, served by usage_events_due_idx.
+ * The rescue statement: pending events whose lease expired unsettled (their worker was killed,
+ * crashed, froze or lost the database), found through usage_events_lease_idx (only leased rows
+ * are in it, so it stays small whatever the backlog). Each rescue also writes a `worker_lost`
+ * attempt row in the dead worker's name, so `trace` shows the claim that ended with no outcome
+ * and not only the resend. Due time is not required: the lease, not the schedule, held them.
  */
-async function claimWhere(
+async function claimRescues(
   db: Db,
   owner: string,
   leaseMs: number,
   limit: number,
   suspects: boolean,
-  kind: "rescue" | "due",
-) {
-  const open = sql`${usageEvents.claims} % ${sql.raw(String(CLAIM_EPOCH))}`;
+): Promise<ClaimedRow[]> {
+  const found = await rows<Record<string, unknown> & ClaimedRow>(
+    db,
+    sql`
+    with lost as (
+      select e.id, e.lease_owner, e.lease_expires_at
+        from usage_events e
+       where e.status = 'pending'
+         and e.next_attempt_at <= now()
+         and e.lease_expires_at is not null and e.lease_expires_at < now()
+         and ${suspects ? sql`e.open_claims >= ${SUSPECT_OPEN_CLAIMS}` : sql`e.open_claims < ${SUSPECT_OPEN_CLAIMS}`}
+       order by e.next_attempt_at
+       limit ${limit}::int
+       -- Concurrent workers skip each other's rows and never rescue the same one twice.
+       for update skip locked
+    ),
+    claimed as (
+      update usage_events e set
+        lease_owner = ${owner},
+        lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
+        claims = e.claims + 1,
+        open_claims = e.open_claims + 1
+      from lost
+      where e.id = lost.id
+      returning e.*, lost.lease_owner as lost_owner, lost.lease_expires_at as lost_at
+    ),
+    logged as (
+      insert into usage_event_attempts (event_id, attempt, worker, outcome, message, started_at)
+      select c.id, c.attempts, coalesce(c.lost_owner, 'unknown'), 'worker_lost',
+        'claimed by ' || coalesce(c.lost_owner, 'unknown') || ', whose lease expired at ' ||
+        to_char(c.lost_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ||
+        ' with no outcome written: the worker stopped renewing it (killed, crashed, frozen or ' ||
+        'cut off from the database). Rescued by ' || ${owner} || '; the same identifier makes ' ||
+        'its resend safe.',
+        c.lost_at
+      from claimed c
+    )
+    select id, customer_key as "customerKey", event_name as "eventName",
+      value::float8 as value, occurred_at as "occurredAt", received_at as "receivedAt",
+      attempts, claims, open_claims as "openClaims", first_sent_at as "firstSentAt",
+      key_generation as "keyGeneration", first_ambiguous_at as "firstAmbiguousAt",
+      wait_reason as "waitReason", next_attempt_at as "nextAttemptAt",
+      (extract(epoch from now()) * 1000)::float8 as "dbNowMs"
+    from claimed`,
+  );
+  // Both drivers agree on timestamptz (Date) but not always on numerics: normalise.
+  return found.map((r) => ({
+    ...r,
+    value: Number(r.value),
+    dbNowMs: Number(r.dbNowMs),
+    occurredAt: new Date(r.occurredAt),
+    receivedAt: new Date(r.receivedAt),
+    nextAttemptAt: new Date(r.nextAttemptAt),
+    firstSentAt: r.firstSentAt === null ? null : new Date(r.firstSentAt),
+    firstAmbiguousAt: r.firstAmbiguousAt === null ? null : new Date(r.firstAmbiguousAt),
+  }));
+}
+
+/** The queue's claiming statement: unleased due events, oldest due first (usage_events_due_idx). */
+async function claimDue(db: Db, owner: string, leaseMs: number, limit: number, suspects: boolean) {
   const due = db
     .select({ id: usageEvents.id })
     .from(usageEvents)
@@ -97,14 +170,13 @@ async function claimWhere(
         eq(usageEvents.status, "pending"),
         // Due by the DATABASE's clock, so workers on hosts with skewed clocks agree.
         lte(usageEvents.nextAttemptAt, sql`now()`),
-        // Settles and releases clear the lease, so an expired one means its worker stopped
-        // renewing it (SIGKILL, partition): claimable again, which is how its events are rescued.
-        kind === "rescue"
-          ? and(isNotNull(usageEvents.leaseExpiresAt), lt(usageEvents.leaseExpiresAt, sql`now()`))
-          : isNull(usageEvents.leaseExpiresAt),
-        // Suspects apart (see ClaimOptions.suspects). A worker killed once (deploy, OOM, SIGKILL)
-        // leaves 1 open claim: its events are rescued by ordinary batch claims, at full speed.
-        suspects ? sql`${open} >= ${SUSPECT_OPEN_CLAIMS}` : sql`${open} < ${SUSPECT_OPEN_CLAIMS}`,
+        // Unleased only: settles and releases clear the lease, and an expired one is a rescue's
+        // (claimRescues), which also records the claim that ended with its worker gone.
+        isNull(usageEvents.leaseExpiresAt),
+        // Suspects apart (see ClaimOptions.suspects and SUSPECT_OPEN_CLAIMS).
+        suspects
+          ? sql`${usageEvents.openClaims} >= ${SUSPECT_OPEN_CLAIMS}`
+          : sql`${usageEvents.openClaims} < ${SUSPECT_OPEN_CLAIMS}`,
       ),
     )
     // Oldest due first within each kind: a waiting or retried event goes behind what is due
@@ -123,6 +195,7 @@ async function claimWhere(
       leaseExpiresAt: sql`now() + ${leaseMs}::float8 * interval '1 millisecond'`,
       // Counts claims: an event claimed again and again without an outcome crashes its worker.
       claims: sql`${usageEvents.claims} + 1`,
+      openClaims: sql`${usageEvents.openClaims} + 1`,
     })
     .where(inArray(usageEvents.id, due))
     .returning({
@@ -134,10 +207,34 @@ async function claimWhere(
       receivedAt: usageEvents.receivedAt,
       attempts: usageEvents.attempts,
       claims: usageEvents.claims,
+      openClaims: usageEvents.openClaims,
+      firstSentAt: usageEvents.firstSentAt,
+      keyGeneration: usageEvents.keyGeneration,
       firstAmbiguousAt: usageEvents.firstAmbiguousAt,
       waitReason: usageEvents.waitReason,
       nextAttemptAt: usageEvents.nextAttemptAt,
       // The database's clock, in ms: the worker judges time by it, like the lease does.
       dbNowMs: sql<number>`(extract(epoch from now()) * 1000)::float8`.mapWith(Number),
     });
+}
+
+/**
+ * Whether a suspect is waiting to be claimed: cheap (usage_events_suspect_idx holds only the
+ * suspects), so a busy worker can ask once per poll and make room to send it alone, instead of
+ * waiting to run dry, which under a backlog never happens.
+ */
+export async function suspectDue(db: Db): Promise<boolean> {
+  const found = await db
+    .select({ id: usageEvents.id })
+    .from(usageEvents)
+    .where(
+      and(
+        eq(usageEvents.status, "pending"),
+        sql`${usageEvents.openClaims} >= ${SUSPECT_OPEN_CLAIMS}`,
+        lte(usageEvents.nextAttemptAt, sql`now()`),
+        sql`(${usageEvents.leaseExpiresAt} is null or ${usageEvents.leaseExpiresAt} < now())`,
+      ),
+    )
+    .limit(1);
+  return found.length > 0;
 }

@@ -18,7 +18,9 @@ export interface DeadLetterRow extends Record<string, unknown> {
   http_status: number | null;
   request_id: string | null;
   first_ambiguous_at: string | null;
-  /** A plain retry would be refused: the first ambiguous attempt is past the dedup window. */
+  /** When its first request left: Stripe may hold it from then on. */
+  first_sent_at: string | null;
+  /** A plain retry would be refused: the first send is past the dedup window. */
   dedup_window_expired: boolean;
   /** dead_at to the microsecond: the keyset position of this row, for the next page's cursor. */
   position_at: string;
@@ -77,6 +79,7 @@ export async function listDeadLetters(db: Db, options: ListOptions): Promise<Dea
            e.last_http_status::int as http_status,
            e.last_request_id as request_id,
            ${iso(sql`e.first_ambiguous_at`)} as first_ambiguous_at,
+           ${iso(sql`e.first_sent_at`)} as first_sent_at,
            ${dedupExpired(options.dedupWindowMs)} as dedup_window_expired,
            ${iso(deadAt, "US")} as position_at
       from usage_events e

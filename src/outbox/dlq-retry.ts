@@ -20,10 +20,10 @@ export interface RetryRun extends DlqRun {
  * - The event keeps its id, so its Stripe identifier (a pure function of the id) is unchanged:
  *   if Stripe already holds it within the dedup window, the resend is answered as a duplicate and
  *   nothing is counted twice.
- * - An event whose first ambiguous attempt is older than the dedup window is refused: Stripe may
- *   hold it and no longer dedups its identifier. A person checks Stripe, then resolves it as
- *   delivered, or retries it with `notInStripe` (which clears first_ambiguous_at: no earlier send
- *   can then be double counted, and a new ambiguous answer starts a new window).
+ * - An event first sent longer ago than the dedup window is refused: Stripe may hold it and no
+ *   longer dedups its identifier. A person checks Stripe, then resolves it as delivered, or
+ *   retries it with `notInStripe`: that is the proof from Stripe the window asks for, so it clears
+ *   first_sent_at (no earlier send can then be double counted; the next send starts a new window).
  */
 export function retryDeadLetters(db: Db, run: RetryRun): Promise<DlqOutcome> {
   const confirmed = run.notInStripe
@@ -45,8 +45,9 @@ export function retryDeadLetters(db: Db, run: RetryRun): Promise<DlqOutcome> {
       wait_reason = null,
       -- No longer a dead letter, so it has no dead-letter age; the audit row keeps the story.
       failed_at = null,
-      -- first_ambiguous_at is kept (invariant 5: the window counts from the FIRST ambiguous
-      -- send) unless the operator confirmed Stripe does not hold the event.
+      -- first_sent_at is kept (invariant 5: the window counts from the FIRST send) unless the
+      -- operator confirmed Stripe does not hold the event.
+      first_sent_at = ${run.notInStripe ? sql`null` : sql`e.first_sent_at`},
       first_ambiguous_at = ${run.notInStripe ? sql`null` : sql`e.first_ambiguous_at`}
       -- last_error_* stay visible until the next attempt writes its own outcome.`,
     attemptNo: sql`0`,

@@ -29,12 +29,12 @@ function ago(ms: number): SQL {
 }
 
 /**
- * True for an event (usage_events as `e`) whose first ambiguous attempt is older than the dedup
- * window: Stripe may hold it and no longer dedups its identifier, so a resend could bill it twice.
- * The same rule as the reporter's pre-flight (reporter/decide.ts dedupWindowExpired).
+ * True for an event (usage_events as `e`) first sent longer ago than the dedup window: Stripe
+ * may hold it and no longer dedups its identifier, so a resend could bill it twice. The same rule
+ * as the reporter's (reporter/decide.ts dedupWindowExpired).
  */
 export function dedupExpired(dedupWindowMs: number): SQL {
-  return sql`(e.first_ambiguous_at is not null and e.first_ambiguous_at <= ${ago(dedupWindowMs)})`;
+  return sql`(e.first_sent_at is not null and e.first_sent_at <= ${ago(dedupWindowMs)})`;
 }
 
 /** The WHERE clause that selects the target's dead letters from usage_events aliased `e`. */

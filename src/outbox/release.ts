@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
-import { nextEpoch } from "./claim-epoch.ts";
 
 /** An event to give back, with the claim it was leased by. */
 export interface LeaseRef {
@@ -38,7 +37,7 @@ export async function release(
       lease_owner = null,
       lease_expires_at = null,
       -- A clean end of the claim, not a crash: the open claims start again from 0.
-      claims = ${nextEpoch},
+      open_claims = 0,
       next_attempt_at = case when ${delay}::float8 is null then e.next_attempt_at
         else now() + ${delay}::float8 * interval '1 millisecond' end,
       wait_reason = coalesce(${waitReason ?? null}::text, e.wait_reason)

@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
-import { nextEpoch } from "./claim-epoch.ts";
 
 /**
  * Returns to pending the events Stripe rejected with `code` within the last `windowMs`
@@ -23,7 +22,7 @@ export async function revertSystemic(
       update usage_events as e set
         status = 'pending',
         attempts = greatest(e.attempts - 1, 0),
-        claims = ${nextEpoch},
+        open_claims = 0,
         next_attempt_at = now(),
         wait_reason = 'systemic_halt',
         failed_at = null

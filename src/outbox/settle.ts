@@ -2,7 +2,6 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import type { EventStatus } from "../db/schema/usage-events.ts";
-import { nextEpoch } from "./claim-epoch.ts";
 
 /** The last error an event shows (last_error_* columns). */
 export interface RecordedError {
@@ -52,7 +51,18 @@ export interface SettleRow {
  * settled only while this worker still holds the lease from the same claim, so a worker that
  * lost its lease cannot overwrite a newer outcome. Every attempt that reached Stripe gets its
  * attempt row even then (as lease_lost): the audit trail records every call made.
+ *
+ * Asynchronous rejections win: a row that would be `reported` for an identifier Stripe has
+ * rejected after its 200 (async_rejections, written by billing sync) is written `failed` with
+ * Stripe's code instead. A resend's "already exists" answer means Stripe has the identifier, not
+ * that it counted the event.
  */
+/** The dead-letter message of a delivery overruled by an asynchronous rejection. */
+const asyncMessage = sql`'Stripe accepted this event, then rejected it in asynchronous validation (' ||
+  rej.code || ', thin event ' || rej.stripe_event_id || '): ' || rej.message || '. It is not ' ||
+  'billed. Its identifier stays taken at Stripe: fix the cause, send a corrected event with a new ' ||
+  'id, and discard this one.'`;
+
 export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise<Set<string>> {
   if (batch.length === 0) return new Set();
   const json = JSON.stringify(
@@ -96,10 +106,10 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
     ),
     settled as (
       update usage_events as e set
-        status = v.status,
+        status = case when rej.identifier is not null then 'failed' else v.status end,
         attempts = e.attempts + (case when v.counted then 1 else 0 end),
         -- An outcome: the open claims (the crash-loop measure) start again from 0.
-        claims = ${nextEpoch},
+        open_claims = 0,
         -- The outcome is written: the lease has done its job.
         lease_owner = null,
         lease_expires_at = null,
@@ -111,14 +121,22 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
         last_attempt_at = coalesce(v.sent_at, e.last_attempt_at),
         -- Once set, never moved: the dedup window counts from the FIRST ambiguous attempt.
         first_ambiguous_at = coalesce(e.first_ambiguous_at, v.first_ambiguous_at),
-        last_error_code = case when v.has_error then v.error_code else e.last_error_code end,
-        last_error_message = case when v.has_error then v.error_message else e.last_error_message end,
-        last_http_status = case when v.has_error then v.error_http_status else e.last_http_status end,
+        last_error_code = case when rej.identifier is not null then rej.code
+          when v.has_error then v.error_code else e.last_error_code end,
+        last_error_message = case when rej.identifier is not null then ${asyncMessage}
+          when v.has_error then v.error_message else e.last_error_message end,
+        last_http_status = case when rej.identifier is not null then null
+          when v.has_error then v.error_http_status else e.last_http_status end,
         last_request_id = case when v.has_error then v.error_request_id else e.last_request_id end,
         stripe_request_id = coalesce(v.stripe_request_id, e.stripe_request_id),
-        reported_at = case when v.status = 'reported' then now() else e.reported_at end,
-        failed_at = case when v.status = 'failed' then now() else e.failed_at end
+        reported_at = case when v.status = 'reported' and rej.identifier is null then now()
+          else e.reported_at end,
+        failed_at = case when v.status = 'failed' or rej.identifier is not null then now()
+          else e.failed_at end
       from v
+        -- Only a delivery can be overruled: a rejection does not change a retry or a wait, and
+        -- a pending event of a rejected identifier fails at its next delivery answer.
+        left join async_rejections rej on rej.identifier = v.id and v.status = 'reported'
       where e.id = v.id
         -- Only a live event: a person may have discarded or resolved it meanwhile.
         and e.status = 'pending'
@@ -126,16 +144,20 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
         and e.lease_owner = ${owner}
         and e.attempts = v.attempts
         and e.claims = v.claims
-      returning e.id, e.attempts
+      returning e.id, e.attempts, rej.identifier is not null as overruled, rej.code as rej_code
     ),
     logged as (
       insert into usage_event_attempts
         (event_id, attempt, worker, outcome, http_status, stripe_code, request_id, message, started_at)
       select v.id, coalesce(s.attempts, v.attempts), ${owner},
-        case when s.id is null then 'lease_lost' else v.outcome end,
-        v.a_http_status, v.a_stripe_code, v.a_request_id,
+        case when s.id is null then 'lease_lost' when s.overruled then 'async_rejected'
+          else v.outcome end,
+        v.a_http_status, coalesce(s.rej_code, v.a_stripe_code), v.a_request_id,
         case when s.id is null
           then 'lease lost before settling; the answer was ' || v.outcome || ': ' || coalesce(v.a_message, '')
+          when s.overruled
+          then 'Stripe answered ' || v.outcome || ', but had already rejected this identifier ' ||
+            'asynchronously (' || s.rej_code || '): it is not billed, so it is failed'
           else v.a_message end,
         v.started_at
       from v left join settled s on s.id = v.id

@@ -8,6 +8,11 @@ export interface EventState {
   attempts: number;
   /** When an attempt first came back ambiguous (Stripe may hold the event), if ever. */
   firstAmbiguousAt: Date | null;
+  /**
+   * When the event's first request left (written before it did): the dedup window counts from
+   * it. Null only for an event never sent, which decide() then treats as sent at `now`.
+   */
+  firstSentAt: Date | null;
 }
 
 /** The worker settings decide() reads. */
@@ -60,26 +65,23 @@ export type Settlement =
       waitReason: string;
     });
 
-/** True when a resend could be double counted: the first ambiguous attempt is past the window. */
+/** True when a resend could be double counted: the first send is past the dedup window. */
 export function dedupWindowExpired(
-  firstAmbiguousAt: Date | null,
+  firstSentAt: Date | null,
   now: Date,
   settings: Pick<DecideSettings, "dedupWindowMs">,
 ): boolean {
-  return (
-    firstAmbiguousAt !== null &&
-    now.getTime() - firstAmbiguousAt.getTime() >= settings.dedupWindowMs
-  );
+  return firstSentAt !== null && now.getTime() - firstSentAt.getTime() >= settings.dedupWindowMs;
 }
 
-/** The message of a dead letter whose first ambiguous attempt is past the dedup window. */
-export function dedupExpiredMessage(firstAmbiguousAt: Date, dedupWindowMs: number): string {
+/** The message of a dead letter whose first send is past the dedup window. */
+export function dedupExpiredMessage(firstSentAt: Date, dedupWindowMs: number): string {
   const hours = Math.round((dedupWindowMs / 3_600_000) * 10) / 10;
   return (
-    `first sent ${firstAmbiguousAt.toISOString()} without a clear answer; Stripe only dedups ` +
+    `first sent ${firstSentAt.toISOString()} and not known to be delivered; Stripe only dedups ` +
     `identifiers for 24 h, so a resend after ${hours} h could bill it twice. Look the event id ` +
     "up in Stripe (it is the meter event's identifier): resolve it as delivered if Stripe holds " +
-    "it, otherwise retry it."
+    "it, otherwise retry it confirming it is not in Stripe."
   );
 }
 
@@ -208,17 +210,16 @@ function decideRetry(
   }
   const delayMs = backoffMs(attempts - 1, boundsOf(settings), random);
   // If the next attempt would already be past the window, it could never be sent: say so now
-  // rather than hold the event pending for nothing.
-  if (
-    firstAmbiguousAt !== null &&
-    dedupWindowExpired(firstAmbiguousAt, new Date(now.getTime() + delayMs), settings)
-  ) {
+  // rather than hold the event pending for nothing. Only when Stripe may hold it: a definite
+  // refusal (a 4xx Stripe says to retry) applied nothing, and its retry cannot double count.
+  const sentAt = state.firstSentAt ?? now;
+  if (mayHoldIt && dedupWindowExpired(sentAt, new Date(now.getTime() + delayMs), settings)) {
     return {
       ...common,
       status: "failed",
       attemptOutcome: "gave_up",
       code: "dedup_window_expired",
-      message: dedupExpiredMessage(firstAmbiguousAt, settings.dedupWindowMs),
+      message: dedupExpiredMessage(sentAt, settings.dedupWindowMs),
     };
   }
   if (outage) {

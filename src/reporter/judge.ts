@@ -2,18 +2,20 @@ import type { Config } from "../config.ts";
 import type { SettleRow } from "../outbox/settle.ts";
 import type { SendItem } from "./admit.ts";
 import { classify, type Outcome } from "./classify.ts";
-import { decide, type Settlement } from "./decide.ts";
+import { decide, dedupExpiredMessage, dedupWindowExpired, type Settlement } from "./decide.ts";
 import { GoneCustomers } from "./gone-customers.ts";
 import { OutageTracker } from "./outage.ts";
-import { rowFromSettlement } from "./settle-rows.ts";
+import { rowFromPreflight, rowFromSettlement } from "./settle-rows.ts";
 import type { SendResult } from "./sinks/port.ts";
 import type { SystemicGuard } from "./systemic.ts";
 import { rejectionCode } from "./systemic-detector.ts";
 
-/** What one answer means, beyond the event: the settlement, and the circuit to open, if any. */
-export interface Judgement {
+/** What one request's answer means: one outcome, the settlement of each of its events, and the
+ * circuit to open, if any. */
+export interface Verdict {
   outcome: Outcome;
-  settlement: Settlement;
+  /** One per event of the request, in the request's order. */
+  settlements: Settlement[];
   /** "account" or "systemic:<code>" when the answer halts every worker; null otherwise. */
   haltScope: string | null;
   /** The rejection code judged systemic, when it just was: its window's dead letters go back. */
@@ -36,11 +38,26 @@ export class Judge {
     this.outage = new OutageTracker(settings);
   }
 
-  /** Before a send: a customer Stripe already said is gone fails without another call. */
+  /**
+   * Before a send, the last moment to refuse one without a call: an event first sent longer ago
+   * than the dedup window (it may have waited in the queue, behind a halt, since pre-flight)
+   * fails as dedup_window_expired; a customer Stripe already said is gone fails too.
+   */
   before(item: SendItem, now: Date): SettleRow | null {
+    const e = item.event;
+    if (e.firstSentAt && dedupWindowExpired(e.firstSentAt, now, this.settings)) {
+      return rowFromPreflight(
+        e,
+        {
+          kind: "fail",
+          code: "dedup_window_expired",
+          message: dedupExpiredMessage(e.firstSentAt, this.settings.dedupWindowMs),
+        },
+        now,
+      );
+    }
     const v = this.gone.verdict(item.outbound.stripeCustomerId, now);
     if (!v) return null;
-    const e = item.event;
     return {
       id: e.id,
       attempts: e.attempts,
@@ -65,17 +82,22 @@ export class Judge {
     };
   }
 
-  /** After a send: classify, judge systemic, remember gone customers and outages, decide. */
-  after(item: SendItem, result: SendResult, now: Date, haltedScope: string | null): Judgement {
+  /**
+   * After a request: ONE judgement for the whole request (a stream request of 100 events from
+   * many customers is classified, judged systemic or not, and reacted to once), then one
+   * settlement per event from it. Remembers gone customers, deliveries and outages.
+   */
+  request(items: SendItem[], result: SendResult, now: Date, haltedScope: string | null): Verdict {
     let outcome = classify(result);
     let haltScope: string | null = outcome.kind === "halt" ? "account" : null;
     let systemicCode: string | null = null;
+    const customers = [...new Set(items.map((i) => i.event.customerKey))];
     if (outcome.kind === "rejected") {
       const code = rejectionCode(outcome);
       const scope = `systemic:${code}`;
       // While halted for this code, a probe that meets it again keeps the halt: judging it
       // alone would dead-letter it as poison once the window has passed.
-      const judged = this.systemic.judge(outcome, item.event, now);
+      const judged = this.systemic.judge(outcome, customers, now);
       if (haltedScope === scope || judged === "systemic") {
         if (haltedScope !== scope) systemicCode = code;
         haltScope = scope;
@@ -83,20 +105,31 @@ export class Judge {
         // The verdicts may have come from the same systemic cause: trust none of them.
         this.gone.clear();
       } else {
-        this.gone.remember(item.outbound.stripeCustomerId, outcome, now);
+        for (const item of items) {
+          this.gone.remember(item.outbound.stripeCustomerId, outcome, now);
+        }
       }
     }
-    if (outcome.kind === "delivered") this.outage.delivered(now);
-    if (outcome.kind === "retry" && outcome.ambiguous)
-      this.outage.failed(item.event.customerKey, now);
-    const settlement = decide(item.event, outcome, now, this.settings, this.random, {
-      stripeUnavailable: this.outage.unavailable(now),
+    if (outcome.kind === "delivered") {
+      this.outage.delivered(now);
+      for (const key of customers) this.systemic.delivered(key, now);
+    }
+    if (outcome.kind === "retry" && outcome.ambiguous) {
+      for (const key of customers) this.outage.failed(key, now);
+    }
+    const context = { stripeUnavailable: this.outage.unavailable(now) };
+    const settlements = items.map((item) => {
+      const s = decide(item.event, outcome, now, this.settings, this.random, context);
+      // A systemic halt is not the account's: say which, so a person looks at the right thing.
+      return haltScope !== null && haltScope !== "account" && s.status === "pending"
+        ? { ...s, waitReason: "systemic_halt" }
+        : s;
     });
-    return { outcome, settlement, haltScope, systemicCode };
+    return { outcome, settlements, haltScope, systemicCode };
   }
 
-  /** The settle row of a judgement. */
-  row(item: SendItem, j: Judgement, startedAt: Date): SettleRow {
-    return rowFromSettlement(item.event, j.settlement, startedAt);
+  /** The settle row of one event's settlement. */
+  row(item: SendItem, settlement: Settlement, startedAt: Date): SettleRow {
+    return rowFromSettlement(item.event, settlement, startedAt);
   }
 }

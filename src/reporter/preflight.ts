@@ -22,7 +22,7 @@ export type PreflightSettings = Pick<
 /** The event fields pre-flight reads. */
 export type PreflightEvent = Pick<
   ClaimedEvent,
-  "id" | "customerKey" | "eventName" | "value" | "occurredAt" | "receivedAt" | "firstAmbiguousAt"
+  "id" | "customerKey" | "eventName" | "value" | "occurredAt" | "receivedAt" | "firstSentAt"
 >;
 
 /** Pre-flight's verdict: send now, wait (pending, with a reason), or fail (dead letter). */
@@ -48,12 +48,12 @@ export function preflight(
   // activating a meter wakes its events at once (outbox/wake.ts).
   const recheck = new Date(t + settings.backoffMaxMs);
 
-  // Invariant 5: once an ambiguous attempt is older than the dedup window, never send again.
-  if (event.firstAmbiguousAt && dedupWindowExpired(event.firstAmbiguousAt, now, settings)) {
+  // Invariant 5: once the first send is older than the dedup window, never send again.
+  if (event.firstSentAt && dedupWindowExpired(event.firstSentAt, now, settings)) {
     return {
       kind: "fail",
       code: "dedup_window_expired",
-      message: dedupExpiredMessage(event.firstAmbiguousAt, settings.dedupWindowMs),
+      message: dedupExpiredMessage(event.firstSentAt, settings.dedupWindowMs),
     };
   }
 

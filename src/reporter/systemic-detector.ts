@@ -10,12 +10,16 @@ export function rejectionCode(rejection: Rejection): string {
 }
 
 /**
- * The cross-customer detector: the same rejection code from `systemicCustomers` distinct
- * customers within `systemicWindowMs` is systemic (a bad deploy, a changed meter, the wrong
- * Stripe account, Stripe's own bug), not poison. Poison is one customer's or one event's
- * problem; one cause that hits many customers at once is ours or Stripe's. Customer-scope
- * codes count too: "customer not found" for five customers in a minute is far likelier a key
- * for the wrong account than five customers deleted at once.
+ * The cross-customer detector. Systemic (a bad deploy, a changed meter, the wrong Stripe
+ * account, Stripe's own bug) means BOTH:
+ * - the same rejection code from `systemicCustomers` distinct customers within
+ *   `systemicWindowMs`: one cause that hits many customers at once is ours or Stripe's; and
+ * - the other customers do not succeed: no customer outside that set was delivered since the
+ *   first of those rejections. Six customers whose subscription items are gone, among fifty
+ *   healthy ones that flow, are six customers' problems (customer scope, failed with a reason);
+ *   a key for the wrong Stripe account (every customer "missing", nothing delivered) halts.
+ * Customer-scope codes count too: "customer not found" for five customers in a minute with
+ * nothing else delivered is far likelier a key for the wrong account than five deletions.
  *
  * Per process and in memory: each process sees its share of the rejections, so across N
  * workers the threshold is reached at most N times later. Pure apart from its memory; time is
@@ -24,17 +28,33 @@ export function rejectionCode(rejection: Rejection): string {
 export function createSystemicDetector(settings: SystemicSettings): SystemicGuard {
   /** code → customer → last time it was rejected with the code. */
   const seen = new Map<string, Map<string, number>>();
+  /** customer → last delivery: who Stripe works for, within the window. */
+  const deliveries = new Map<string, number>();
+
+  const prune = (m: Map<string, number>, t: number) => {
+    for (const [customer, at] of m) if (t - at > settings.systemicWindowMs) m.delete(customer);
+  };
+
   return {
-    judge(rejection, event, now) {
+    judge(rejection, customerKeys, now) {
       const t = now.getTime();
       const code = rejectionCode(rejection);
       const customers = seen.get(code) ?? new Map<string, number>();
       seen.set(code, customers);
-      customers.set(event.customerKey, t);
-      for (const [customer, at] of customers) {
-        if (t - at > settings.systemicWindowMs) customers.delete(customer);
+      for (const key of customerKeys) customers.set(key, t);
+      prune(customers, t);
+      if (customers.size < settings.systemicCustomers) return "poison";
+      prune(deliveries, t);
+      const since = Math.min(...customers.values());
+      for (const [customer, at] of deliveries) {
+        if (at >= since && !customers.has(customer)) return "poison";
       }
-      return customers.size >= settings.systemicCustomers ? "systemic" : "poison";
+      return "systemic";
+    },
+    delivered(customerKey, now) {
+      deliveries.set(customerKey, now.getTime());
+      // Bounded: pruned here too, so a stream of deliveries with no rejection cannot grow it.
+      if (deliveries.size > 10_000) prune(deliveries, now.getTime());
     },
   };
 }

@@ -11,14 +11,15 @@ export type Rejection = Extract<Outcome, { kind: "rejected" }>;
  * event for a Stripe rejection.
  */
 export interface SystemicGuard {
-  /** "systemic" turns the rejection into an account halt: nothing failed, nothing counted. */
-  judge(
-    rejection: Rejection,
-    event: { customerKey: string; eventName: string },
-    now: Date,
-  ): "poison" | "systemic";
+  /**
+   * Judges ONE request's rejection, with every customer whose events it carried (a stream
+   * request holds many): "systemic" halts, and nothing of the request is failed or counted.
+   */
+  judge(rejection: Rejection, customerKeys: readonly string[], now: Date): "poison" | "systemic";
+  /** A delivery for a customer: Stripe works for it, which a systemic cause would not allow. */
+  delivered(customerKey: string, now: Date): void;
 }
 
 /** A guard for tests that want no detection: every rejection is the event's own. The default is
  * the cross-customer detector (systemic-detector.ts). */
-export const everyRejectionIsPoison: SystemicGuard = { judge: () => "poison" };
+export const everyRejectionIsPoison: SystemicGuard = { judge: () => "poison", delivered: () => {} };

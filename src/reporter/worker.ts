@@ -10,13 +10,13 @@ import { CircuitGate } from "./circuit-gate.ts";
 import type { Outcome } from "./classify.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { startHeartbeat } from "./heartbeat.ts";
-import { Judge, type Judgement } from "./judge.ts";
+import { Judge, type Verdict } from "./judge.ts";
 import { waitForToken } from "./limiter.ts";
 import type { Reporter, ReporterDeps } from "./reporter-types.ts";
+import { SentMarker } from "./sent-marker.ts";
 import { SettleBuffer } from "./settle-buffer.ts";
 import { idleWithin, Signal } from "./signal.ts";
-import type { SendResult } from "./sinks/port.ts";
-import { takeSuspect } from "./suspects.ts";
+import { SuspectWatch, takeSuspect } from "./suspects.ts";
 import { createSystemicDetector } from "./systemic-detector.ts";
 import { ThrottlePause } from "./throttle-pause.ts";
 
@@ -36,9 +36,19 @@ export function startReporter(deps: ReporterDeps): Reporter {
   const held = new Map<string, ClaimedEvent>();
   const queue = new DeliveryQueue();
   const buffer = new SettleBuffer(db, owner, logger, settings.pollMs, (row) => {
-    held.delete(row.id);
+    forget(row);
     progress.fire();
   });
+  const marker = new SentMarker(db, owner);
+
+  /**
+   * Forgets a lease once its claim is done with, but only THAT claim's: a worker can rescue its
+   * own expired lease while the old send is still in flight, and the old send's settle must not
+   * drop the new claim (the heartbeat would stop renewing it).
+   */
+  function forget(ref: { id: string; claims: number }): void {
+    if (held.get(ref.id)?.claims === ref.claims) held.delete(ref.id);
+  }
   /** Fired on stop and halt: interrupts every sleep. */
   const interrupt = new Signal();
   /** Fired when a send or a settle finishes: there may be room to claim. */
@@ -81,42 +91,63 @@ export function startReporter(deps: ReporterDeps): Reporter {
   /** Sends one request (one event, or a stream batch) and settles each of its events. Never throws. */
   async function send(items: SendItem[], probe: boolean): Promise<Outcome | null> {
     const startedAt = now();
-    // A customer Stripe already said is gone: fail without another call (customer scope).
-    const live = items.filter((item) => {
+    // Refused without a call: past the dedup window, or a customer Stripe said is gone.
+    const checked = items.filter((item) => {
       const row = judge.before(item, startedAt);
       if (row) buffer.push(row);
       return row === null;
     });
+    const live = await markFirstSend(checked);
     if (live.length === 0) return null;
     // Stripe answers the request as a whole: its one result holds for every event in it.
     const result = await sendThrough(live);
     // Past the shutdown budget: the lease expires and another worker resends (identifier).
     if (abandoned) return null;
-    let first: Judgement | null = null;
-    for (const item of live) {
-      const judgement = conclude(item, result, startedAt);
-      first ??= judgement;
-    }
+    const verdict = judge.request(live, result, now(), gate.halted?.scope ?? null);
+    live.forEach((item, i) => {
+      const settlement = verdict.settlements[i];
+      if (!settlement) return;
+      buffer.push(judge.row(item, settlement, startedAt));
+      if (settlement.status === "failed") {
+        logger.warn(
+          { event: item.event.id, code: settlement.code, rule: verdict.outcome.rule },
+          "dead-lettered",
+        );
+      }
+    });
     // One reaction per request: a throttled batch of 100 is one throttle, not a hundred.
-    if (first) await react(first, probe);
-    return first?.outcome ?? null;
+    await react(verdict, probe);
+    return verdict.outcome;
   }
 
-  /** Classifies and settles one event of a request. */
-  function conclude(item: SendItem, result: SendResult, startedAt: Date): Judgement {
-    const j = judge.after(item, result, now(), gate.halted?.scope ?? null);
-    buffer.push(judge.row(item, j, startedAt));
-    if (j.settlement.status === "failed") {
-      logger.warn(
-        { event: item.event.id, code: j.settlement.code, rule: j.outcome.rule },
-        "dead-lettered",
-      );
+  /**
+   * Writes first_sent_at of the events never sent before, BEFORE their request leaves: from
+   * then on Stripe may hold them, whatever becomes of the answer. Returns the events that may be
+   * sent: one whose lease was lost meanwhile is another worker's now, and is dropped.
+   */
+  async function markFirstSend(items: SendItem[]): Promise<SendItem[]> {
+    const first = items.filter((i) => i.event.firstSentAt === null);
+    if (first.length === 0) return items;
+    let marked: Map<string, Date>;
+    try {
+      marked = await marker.mark(first.map((i) => i.event));
+    } catch (err) {
+      // Not recorded, so not sent: give the leases back; nothing happened to the events.
+      logger.error({ err: coerceError(err), events: items.length }, "could not record sends");
+      await giveBack(items);
+      return [];
     }
-    return j;
+    return items.filter((item) => {
+      if (item.event.firstSentAt !== null) return true;
+      const at = marked.get(item.event.id);
+      if (at) item.event.firstSentAt = at;
+      else forget(item.event);
+      return at !== undefined;
+    });
   }
 
-  /** What one outcome means for the whole worker: halt, resume, or slow down. */
-  async function react(j: Judgement, probe: boolean): Promise<void> {
+  /** What one request's verdict means for the whole worker: halt, resume, or slow down. */
+  async function react(j: Verdict, probe: boolean): Promise<void> {
     const { outcome } = j;
     if (outcome.kind === "halt") {
       await enterHalt(j.haltScope ?? "account", outcome, j.systemicCode);
@@ -157,7 +188,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
       // The leases expire by themselves; nothing is lost, only delayed.
       logger.error({ err: coerceError(err), events: refs.length }, "could not release leases");
     }
-    for (const e of refs) held.delete(e.id);
+    for (const e of refs) forget(e);
     progress.fire();
   }
 
@@ -199,6 +230,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     if (resumed) dispatch();
   }
 
+  const suspects = new SuspectWatch(db, settings.pollMs);
   const suspectContext = {
     claim: async () => (await claimBatch(1, true))[0],
     settle: (row: SettleRow) => buffer.push(row),
@@ -223,7 +255,16 @@ export function startReporter(deps: ReporterDeps): Reporter {
           continue;
         }
         suspect = null;
+        // A suspect waits: claim nothing new, let what is held drain, then send it alone. Under
+        // a backlog the worker never runs dry by itself, and the suspect would starve.
+        if (await suspects.due()) {
+          if (held.size > 0) {
+            await Promise.race([progress.wait(settings.pollMs), interrupt.wait(settings.pollMs)]);
+            continue;
+          }
+        }
         const taken = held.size === 0 ? await takeSuspect(suspectContext) : null;
+        if (taken === null) suspects.none();
         if (taken === "dead") continue;
         if (taken) {
           suspect = taken.id;

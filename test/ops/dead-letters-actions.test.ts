@@ -57,6 +57,7 @@ describe.each(backends)("POST /v1/dead-letters/:action on %s", (kind) => {
       failedHoursAgo: 2,
       lastErrorCode: "retries_exhausted",
       firstAmbiguousAt: new Date(Date.now() - 5 * HOUR),
+      firstSentAt: new Date(Date.now() - 5 * HOUR),
       leaseOwner: "w1",
       leaseExpiresAt: new Date(Date.now() + 60_000),
     });
@@ -109,6 +110,7 @@ describe.each(backends)("POST /v1/dead-letters/:action on %s", (kind) => {
     await insertEvent(api.db, "late", {
       lastErrorCode: "dedup_window_expired",
       firstAmbiguousAt: new Date(Date.now() - 24 * HOUR),
+      firstSentAt: new Date(Date.now() - 24 * HOUR),
     });
     const before = await statuses(api.db);
     for (const dryRun of [false, true]) {
@@ -122,20 +124,27 @@ describe.each(backends)("POST /v1/dead-letters/:action on %s", (kind) => {
   });
 
   it("retry by filter skips and reports what it must refuse", async () => {
-    await insertEvent(api.db, "late", { firstAmbiguousAt: new Date(Date.now() - 24 * HOUR) });
+    await insertEvent(api.db, "late", {
+      firstAmbiguousAt: new Date(Date.now() - 24 * HOUR),
+      firstSentAt: new Date(Date.now() - 24 * HOUR),
+    });
     const body = await ok("retry", { filter: { code: "customer_deleted" } });
     expect(body).toMatchObject({ matched: 3, changed: 2, ids: ["a", "b"], remaining: 0 });
     expect(body.refused).toMatchObject({ code: "dedup_window_expired", count: 1, ids: ["late"] });
     expect((await eventRow(api.db, "late"))?.status).toBe("failed");
   });
 
-  it("retry --not-in-stripe sends a late event again, clearing first_ambiguous_at", async () => {
-    await insertEvent(api.db, "late", { firstAmbiguousAt: new Date(Date.now() - 24 * HOUR) });
+  it("retry --not-in-stripe sends a late event again, clearing first_sent_at", async () => {
+    await insertEvent(api.db, "late", {
+      firstAmbiguousAt: new Date(Date.now() - 24 * HOUR),
+      firstSentAt: new Date(Date.now() - 24 * HOUR),
+    });
     const body = await ok("retry", { ids: ["late"], confirm_not_in_stripe: true });
     expect(body).toMatchObject({ changed: 1 });
     expect(await eventRow(api.db, "late")).toMatchObject({
       status: "pending",
       firstAmbiguousAt: null,
+      firstSentAt: null,
     });
     expect((await auditRows(api.db, "late"))[0]?.message).toContain("does not hold it");
   });

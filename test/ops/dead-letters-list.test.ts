@@ -20,6 +20,7 @@ describe.each(backends)("GET /v1/dead-letters on %s", (kind) => {
       failedHoursAgo: 2,
       lastErrorCode: "dedup_window_expired",
       firstAmbiguousAt: new Date(Date.now() - 30 * 3_600_000),
+      firstSentAt: new Date(Date.now() - 30 * 3_600_000),
     });
     // Not dead letters: never listed, whatever their last error says.
     await insertEvent(db, "p-1", { status: "pending", failedAt: null });

@@ -5,7 +5,7 @@ import { decide } from "../../src/reporter/decide.ts";
 import type { SendResult } from "../../src/reporter/sinks/port.ts";
 import { HOUR, NOW, settings } from "./fixtures.ts";
 
-const fresh = { attempts: 0, firstAmbiguousAt: null };
+const fresh = { attempts: 0, firstAmbiguousAt: null, firstSentAt: null };
 const ok: SendResult = { kind: "ok", status: 200, requestId: "req_ok" };
 const timeout: SendResult = { kind: "network", message: "timed out", timeout: true };
 const http = (
@@ -51,7 +51,12 @@ describe("decide", () => {
 
   it("a later ambiguous attempt keeps the FIRST ambiguous time", () => {
     const first = new Date(NOW.getTime() - HOUR);
-    const s = decide({ attempts: 2, firstAmbiguousAt: first }, classify(timeout), NOW, settings);
+    const s = decide(
+      { attempts: 2, firstAmbiguousAt: first, firstSentAt: first },
+      classify(timeout),
+      NOW,
+      settings,
+    );
     expect(s.firstAmbiguousAt).toEqual(first);
   });
 
@@ -62,7 +67,12 @@ describe("decide", () => {
 
   it("throttled and halted → pending, NO attempt counted", () => {
     for (const result of [http(429, "rate_limit"), http(401, null)]) {
-      const s = decide({ attempts: 11, firstAmbiguousAt: null }, classify(result), NOW, settings);
+      const s = decide(
+        { attempts: 11, firstAmbiguousAt: null, firstSentAt: null },
+        classify(result),
+        NOW,
+        settings,
+      );
       expect(s).toMatchObject({ status: "pending", counted: false });
     }
   });
@@ -91,7 +101,7 @@ describe("decide", () => {
 
   it("retries exhausted after maxAttempts → failed retries_exhausted", () => {
     const s = decide(
-      { attempts: settings.maxAttempts - 1, firstAmbiguousAt: null },
+      { attempts: settings.maxAttempts - 1, firstAmbiguousAt: null, firstSentAt: null },
       classify(http(500, null)),
       NOW,
       settings,
@@ -101,7 +111,12 @@ describe("decide", () => {
 
   it("first ambiguous attempt older than the dedup window → failed dedup_window_expired", () => {
     const first = new Date(NOW.getTime() - settings.dedupWindowMs);
-    const s = decide({ attempts: 3, firstAmbiguousAt: first }, classify(timeout), NOW, settings);
+    const s = decide(
+      { attempts: 3, firstAmbiguousAt: first, firstSentAt: first },
+      classify(timeout),
+      NOW,
+      settings,
+    );
     expect(s).toMatchObject({ status: "failed", code: "dedup_window_expired" });
   });
 
@@ -114,7 +129,7 @@ describe("decide", () => {
         (attempts, age, r) => {
           const first = new Date(NOW.getTime() - age);
           const s = decide(
-            { attempts, firstAmbiguousAt: first },
+            { attempts, firstAmbiguousAt: first, firstSentAt: first },
             classify(timeout),
             NOW,
             settings,
@@ -143,12 +158,13 @@ describe("decide", () => {
     ];
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...answers), { minLength: 1, maxLength: 40 }), (seq) => {
-        let state = { attempts: 0, firstAmbiguousAt: null as Date | null };
+        let state = { attempts: 0, firstAmbiguousAt: null as Date | null, firstSentAt: NOW };
         for (const result of seq) {
           const s = decide(state, classify(result), NOW, settings, half);
           state = {
             attempts: state.attempts + (s.counted ? 1 : 0),
             firstAmbiguousAt: s.firstAmbiguousAt,
+            firstSentAt: NOW,
           };
           expect(state.attempts).toBeLessThanOrEqual(settings.maxAttempts);
           if (s.status !== "pending") return;

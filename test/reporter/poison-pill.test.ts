@@ -2,7 +2,6 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/rows.ts";
 import { customers } from "../../src/db/schema/customers.ts";
-import { CLAIM_EPOCH } from "../../src/outbox/claim-epoch.ts";
 import { backends } from "../support/db.ts";
 import {
   declareMeter,
@@ -116,11 +115,12 @@ describe.each(backends)("the poison pill, on %s, against the emulator", (kind) =
       code: string;
       message: string;
       claims: number;
+      openClaims: number;
       attempts: number;
       attempt_rows: number;
     }>(
       db,
-      sql`select e.id, e.last_error_code as code, e.last_error_message as message, e.claims,
+      sql`select e.id, e.last_error_code as code, e.last_error_message as message, e.claims, e.open_claims as "openClaims",
             e.attempts, (select count(*)::int from usage_event_attempts a where a.event_id = e.id) as attempt_rows
           from usage_events e where e.status = 'failed' order by e.id`,
     );
@@ -128,8 +128,9 @@ describe.each(backends)("the poison pill, on %s, against the emulator", (kind) =
     for (const f of failed) {
       expect(f.code, f.id).toBe(reasons.get(f.id));
       expect(f.message.length, f.id).toBeGreaterThan(40);
-      // One claim, ended by an outcome: claims = outcomes · CLAIM_EPOCH + open claims.
-      expect(f.claims, f.id).toBe(CLAIM_EPOCH);
+      // One claim, ended by an outcome: no open claim is left.
+      expect(f.claims, f.id).toBe(1);
+      expect(f.openClaims, f.id).toBe(0);
       expect(f.attempt_rows, f.id).toBe(1);
       expect(f.attempts, f.id).toBe(f.code === "event_rejected" ? 1 : 0);
     }

@@ -119,11 +119,12 @@ describe("preflight", () => {
     ).toMatchObject({ kind: "wait", reason: "meter_inactive" });
   });
 
-  it("first ambiguous attempt older than the dedup window → fail dedup_window_expired, never sent", () => {
-    const firstAmbiguousAt = new Date(NOW.getTime() - settings.dedupWindowMs);
-    expect(
-      preflight(event({ firstAmbiguousAt }), customer(), meter(), NOW, settings),
-    ).toMatchObject({ kind: "fail", code: "dedup_window_expired" });
+  it("first send older than the dedup window → fail dedup_window_expired, never sent", () => {
+    const firstSentAt = new Date(NOW.getTime() - settings.dedupWindowMs);
+    expect(preflight(event({ firstSentAt }), customer(), meter(), NOW, settings)).toMatchObject({
+      kind: "fail",
+      code: "dedup_window_expired",
+    });
   });
 
   it("property: whatever the inputs, a meter problem never fails an event", () => {

@@ -27,7 +27,8 @@ function rejection(code: string): Rejection {
 }
 
 const at = (ms: number) => new Date(NOW.getTime() + ms);
-const of = (customerKey: string) => ({ customerKey, eventName: "api_calls" });
+/** The customers of one request: one, or a stream request's many. */
+const of = (...customerKeys: string[]) => customerKeys;
 
 describe("the systemic detector", () => {
   it("one customer's rejections are poison, however many", () => {
@@ -54,6 +55,35 @@ describe("the systemic detector", () => {
     for (const c of ["a", "b", "c", "d"]) d.judge(rejection("x"), of(c), at(0));
     // 61 s later, the first four are out of the window.
     expect(d.judge(rejection("x"), of("e"), at(61_000))).toBe("poison");
+  });
+
+  it("gone subscription items trip a permanent halt: six customers rejected among fifty healthy ones that flow are poison, not systemic", () => {
+    const d = createSystemicDetector(thresholds);
+    const verdicts: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      d.delivered(`healthy-${i}`, at(i * 100));
+      if (i % 8 === 0) {
+        verdicts.push(d.judge(rejection("resource_missing"), of(`gone-${i}`), at(i * 100 + 1)));
+      }
+    }
+    expect(verdicts).toHaveLength(7);
+    expect(new Set(verdicts)).toEqual(new Set(["poison"]));
+  });
+
+  it("a key for the wrong Stripe account (every customer missing, nothing delivered since) is systemic", () => {
+    const d = createSystemicDetector(thresholds);
+    // Deliveries before the key changed do not count: only those since the first rejection.
+    for (const c of ["a", "b", "c", "d", "e"]) d.delivered(c, at(0));
+    const verdicts = ["a", "b", "c", "d", "e"].map((c, i) =>
+      d.judge(rejection("resource_missing"), of(c), at(1000 + i)),
+    );
+    expect(verdicts).toEqual(["poison", "poison", "poison", "poison", "systemic"]);
+  });
+
+  it("systemic is judged per request: one stream request of 10 customers is systemic as a whole", () => {
+    const d = createSystemicDetector(thresholds);
+    const tenCustomers = of(...Array.from({ length: 10 }, (_, i) => `c${i}`));
+    expect(d.judge(rejection("x"), tenCustomers, at(0))).toBe("systemic");
   });
 
   it("systemic exactly when the window holds ≥ N distinct customers of the code (model check)", () => {
@@ -111,7 +141,7 @@ describe("a Stripe outage", () => {
   });
 
   it("does not exhaust an event's retries while it lasts (invariant 3); it does otherwise", () => {
-    const last = { attempts: settings.maxAttempts - 1, firstAmbiguousAt: null };
+    const last = { attempts: settings.maxAttempts - 1, firstAmbiguousAt: null, firstSentAt: null };
     const outcome = classify(fail);
     const during = decide(last, outcome, NOW, settings, () => 0.5, { stripeUnavailable: true });
     expect(during).toMatchObject({
@@ -127,6 +157,7 @@ describe("a Stripe outage", () => {
     const old = {
       attempts: settings.maxAttempts - 1,
       firstAmbiguousAt: new Date(NOW.getTime() - settings.dedupWindowMs + 1000),
+      firstSentAt: new Date(NOW.getTime() - settings.dedupWindowMs + 1000),
     };
     const s = decide(old, classify(fail), NOW, settings, () => 0.5, { stripeUnavailable: true });
     expect(s).toMatchObject({ status: "failed", code: "dedup_window_expired" });

@@ -79,7 +79,12 @@ describe("fromUsageRecords", () => {
     });
     const outcome = classify(result);
     expect(outcome).toMatchObject({ kind: "rejected", scope: "event" });
-    const settled = decide({ attempts: 0, firstAmbiguousAt: null }, outcome, new Date(), settings);
+    const settled = decide(
+      { attempts: 0, firstAmbiguousAt: null, firstSentAt: null },
+      outcome,
+      new Date(),
+      settings,
+    );
     expect(settled).toMatchObject({ status: "failed", code: "timestamp_outside_period" });
     if (settled.status !== "failed") throw new Error("expected failed");
     expect(settled.message).toMatch(/current billing period/);

@@ -1,4 +1,5 @@
 export * from "./api-keys.ts";
+export * from "./async-rejections.ts";
 export * from "./customers.ts";
 export * from "./meters.ts";
 export * from "./reporter-circuits.ts";
@@ -6,3 +7,4 @@ export * from "./stripe-events.ts";
 export * from "./subscription-items.ts";
 export * from "./usage-event-attempts.ts";
 export * from "./usage-events.ts";
+export * from "./workers.ts";

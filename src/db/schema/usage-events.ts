@@ -24,15 +24,31 @@ export const usageEvents = pgTable(
     /** Send attempts that reached an outcome counted against max attempts. */
     attempts: integer("attempts").notNull().default(0),
     /**
-     * Claim epoch: outcomes × 1000 + claims since the last outcome (outbox/claim-epoch.ts). It only
-     * grows, so the settle guard can compare it; its remainder counts claims that ended with the
-     * worker gone, which is how a crash loop is seen.
+     * Every claim of the event, ever: it only grows, so the settle guard can compare it and a
+     * stale settle from an older claim (even by the same owner) never matches again.
      */
     claims: integer("claims").notNull().default(0),
+    /**
+     * Claims since the last outcome or clean release: claims that ended with their worker gone
+     * (SIGKILL, crash, lost lease). How a crash loop is seen; reset by every settle and release.
+     */
+    openClaims: integer("open_claims").notNull().default(0),
     nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }),
     firstAttemptAt: timestamp("first_attempt_at", { withTimezone: true }),
+    /**
+     * Written BEFORE the event's first request leaves, and never cleared: from then on Stripe may
+     * hold the event, whatever became of the answer (a SIGKILL, a shutdown abandon or a lost
+     * lease records none). The dedup window is measured from it.
+     */
+    firstSentAt: timestamp("first_sent_at", { withTimezone: true }),
+    /**
+     * Usage records only: which Idempotency-Key the event is sent under (0: the first). Raised
+     * when Stripe's totals prove a stored 5xx left the record unapplied, so the resend is not
+     * answered with the same stored 5xx (sinks/usage-records.ts).
+     */
+    keyGeneration: integer("key_generation").notNull().default(0),
     /** First attempt whose outcome was ambiguous: after the dedup window it is never re-sent. */
     firstAmbiguousAt: timestamp("first_ambiguous_at", { withTimezone: true }),
     lastAttemptAt: timestamp("last_attempt_at", { withTimezone: true }),
@@ -57,6 +73,11 @@ export const usageEvents = pgTable(
     index("usage_events_lease_idx")
       .on(t.leaseExpiresAt)
       .where(sql`${t.status} = 'pending' and ${t.leaseExpiresAt} is not null`),
+    // Suspects (claims ending with their worker gone): a handful of rows, found without scanning
+    // the backlog, so a worker can tell cheaply whether one waits (outbox/claim.ts).
+    index("usage_events_suspect_idx")
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending' and ${t.openClaims} >= 2`),
     // Dead-letter listing and stats by status and code.
     index("usage_events_status_code_idx").on(t.status, t.lastErrorCode),
     // Pre-flight and operator queries by customer.

@@ -1,0 +1,40 @@
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/connect.ts";
+import { rows } from "../db/rows.ts";
+
+/** An event about to be sent, with the claim it is leased by. */
+export interface SendRef {
+  id: string;
+  claims: number;
+}
+
+/**
+ * Records, BEFORE a request leaves, that Stripe may hold these events from now on: sets
+ * first_sent_at where it is unset, in one statement for the batch. Whatever then becomes of the
+ * answer (a SIGKILL, a shutdown abandon, a lost lease record none), the dedup window counts from
+ * here. Returns the database time written for each event this worker may still send: an event
+ * missing from the result lost its lease (or its status) and must not be sent.
+ */
+export async function markSent(
+  db: Db,
+  owner: string,
+  events: SendRef[],
+): Promise<Map<string, Date>> {
+  if (events.length === 0) return new Map();
+  const json = JSON.stringify(events.map((e) => ({ id: e.id, claims: e.claims })));
+  const marked = await rows<{ id: string; first_sent_at: Date | string }>(
+    db,
+    sql`
+    update usage_events as e set
+      -- Never moved once set: the window counts from the FIRST send (invariant 5).
+      first_sent_at = coalesce(e.first_sent_at, now())
+    from jsonb_to_recordset(${json}::jsonb) as r(id text, claims int)
+    where e.id = r.id
+      -- Still ours, from that very claim: a lost lease means another worker sends it now.
+      and e.lease_owner = ${owner}
+      and e.claims = r.claims
+      and e.status = 'pending'
+    returning e.id, e.first_sent_at`,
+  );
+  return new Map(marked.map((m) => [m.id, new Date(m.first_sent_at)]));
+}
