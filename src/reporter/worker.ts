@@ -10,6 +10,7 @@ import { CircuitGate } from "./circuit-gate.ts";
 import type { Outcome } from "./classify.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { HeldLeases } from "./held-leases.ts";
 import { Judge, type Verdict } from "./judge.ts";
 import { waitForToken } from "./limiter.ts";
 import type { Reporter, ReporterDeps } from "./reporter-types.ts";
@@ -33,22 +34,13 @@ export function startReporter(deps: ReporterDeps): Reporter {
   const systemic = deps.systemic ?? createSystemicDetector(settings);
 
   /** Every event whose lease we hold: queued, in flight, or waiting for its settle write. */
-  const held = new Map<string, ClaimedEvent>();
+  const held = new HeldLeases();
   const queue = new DeliveryQueue();
   const buffer = new SettleBuffer(db, owner, logger, settings.pollMs, (row) => {
-    forget(row);
+    held.forget(row);
     progress.fire();
   });
   const marker = new SentMarker(db, owner);
-
-  /**
-   * Forgets a lease once its claim is done with, but only THAT claim's: a worker can rescue its
-   * own expired lease while the old send is still in flight, and the old send's settle must not
-   * drop the new claim (the heartbeat would stop renewing it).
-   */
-  function forget(ref: { id: string; claims: number }): void {
-    if (held.get(ref.id)?.claims === ref.claims) held.delete(ref.id);
-  }
   /** Fired on stop and halt: interrupts every sleep. */
   const interrupt = new Signal();
   /** Fired when a send or a settle finishes: there may be room to claim. */
@@ -74,7 +66,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     const options = { owner, leaseMs: settings.leaseMs, limit, suspects };
     const { events, dbNow } = await claim(db, options);
     if (dbNow) clockOffsetMs = dbNow.getTime() - Date.now();
-    for (const e of events) held.set(e.id, e);
+    for (const e of events) held.hold(e);
     return events;
   }
 
@@ -141,7 +133,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
       if (item.event.firstSentAt !== null) return true;
       const at = marked.get(item.event.id);
       if (at) item.event.firstSentAt = at;
-      else forget(item.event);
+      else held.forget(item.event);
       return at !== undefined;
     });
   }
@@ -188,7 +180,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
       // The leases expire by themselves; nothing is lost, only delayed.
       logger.error({ err: coerceError(err), events: refs.length }, "could not release leases");
     }
-    for (const e of refs) forget(e);
+    for (const e of refs) held.forget(e);
     progress.fire();
   }
 
@@ -304,7 +296,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     for (const w of waiters) w();
   }
 
-  const stopHeartbeat = startHeartbeat(db, owner, settings.leaseMs, () => [...held.keys()], logger);
+  const stopHeartbeat = startHeartbeat(db, owner, settings.leaseMs, () => held.ids(), logger);
 
   logger.info({ worker: owner, batchSize: settings.batchSize }, "reporter started");
   const running = loop();
