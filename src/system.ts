@@ -25,6 +25,12 @@ export const EMULATOR_KEY = "sk_test_emulator";
 export interface SystemParts {
   api: boolean;
   worker: boolean;
+  /**
+   * Whether the bundled emulator starts when no STRIPE_SECRET_KEY is set. Default: when the
+   * worker runs. `start` always wants it (the development banner and seed talk to it), even
+   * with METERLINE_WORKER=false.
+   */
+  emulator?: boolean;
 }
 
 /** A running Meterline process: whatever parts it started, and how to stop them in order. */
@@ -63,7 +69,7 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
     let emulator: RunningEmulator | null = null;
     let stripeBase = config.stripe.apiBase;
     let stripeKey = config.stripe.secretKey;
-    if (stripeKey === null && parts.worker) {
+    if (stripeKey === null && (parts.emulator ?? parts.worker)) {
       emulator = await startEmulator({
         port: config.stripe.emulatorPort,
         apiKeys: [EMULATOR_KEY],
@@ -110,18 +116,9 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
     let app: FastifyInstance | null = null;
     let apiUrl: string | null = null;
     if (parts.api) {
-      const halted = () => reporter?.status().halted ?? null;
-      app = await buildApp({
-        db: database.db,
-        config,
-        logger: { level: config.logLevel },
-        readiness: () => {
-          const h = halted();
-          return h
-            ? { ready: false, reasons: [`reporting halted (${h.scope}): ${h.reason}`] }
-            : { ready: true, reasons: [] };
-        },
-      });
+      // Readiness reads the circuits from the database (ops/health-routes.ts), the one truth
+      // every process shares: not this process's worker, which `serve` does not have.
+      app = await buildApp({ db: database.db, config, logger: { level: config.logLevel } });
       // Billing sync: Stripe's thin events (asynchronous rejections). With the bundled emulator
       // the signing secret is made here and the emulator is told where to deliver.
       const webhookSecret =

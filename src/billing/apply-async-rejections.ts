@@ -1,23 +1,39 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
+import { asyncRejections } from "../db/schema/async-rejections.ts";
 import { stripeEvents } from "../db/schema/stripe-events.ts";
-import { usageEventAttempts } from "../db/schema/usage-event-attempts.ts";
 import { usageEvents } from "../db/schema/usage-events.ts";
+import { type AsyncRejectOutcome, asyncReject } from "../outbox/async-reject.ts";
 import type { AsyncReport } from "./async-rejections.ts";
 
 /** What applying one Stripe event changed. */
-export interface Applied {
+export interface Applied extends AsyncRejectOutcome {
   /** The Stripe event was seen before: nothing was changed again. */
   duplicate: boolean;
-  /** Reported events moved to failed. */
-  failed: string[];
+  /** Identifiers whose rejection this Stripe event recorded first (a later one never replaces it). */
+  recorded: string[];
 }
 
+const NOTHING: Omit<Applied, "duplicate"> = {
+  recorded: [],
+  failed: [],
+  noted: [],
+  unchanged: [],
+  unknown: [],
+};
+
 /**
- * Records a Stripe event by id (a redelivery is a no-op) and moves the reported events it names
- * to failed, with Stripe's code and message: Stripe accepted them with a 200 and then refused to
- * count them, so they are not billed and a person must act. All in one transaction: the record
- * and its effects land together or not at all.
+ * Records a Stripe event by id (a redelivery is a no-op), records each rejection it names by
+ * identifier, and applies them to the events through the outbox's one transition
+ * (outbox/async-reject.ts): Stripe accepted them with a 200 and then refused to count them, so
+ * they are not billed whatever state they are in now. All in one transaction: the records and
+ * their effects land together or not at all (a failure answers 500, and Stripe redelivers).
+ *
+ * Rejections are recorded by identifier even when no event has it. An identifier unknown to us is
+ * not ours today, but it is harmless to keep, keeps the rule "by identifier" one statement with no
+ * lookup before it, and stays right if the id shows up later: an outbox restored from a backup
+ * taken before the event was ingested, with the producer sending it again, would otherwise resend
+ * it, be answered "already exists", and count it reported though Stripe never counted it.
  */
 export async function applyAsyncRejections(
   db: Db,
@@ -25,44 +41,33 @@ export async function applyAsyncRejections(
   report: AsyncReport,
 ): Promise<Applied> {
   return db.transaction(async (tx) => {
-    const [recorded] = await tx
+    const [seen] = await tx
       .insert(stripeEvents)
       .values({ id: stripeEvent.id, type: stripeEvent.type, payload: stripeEvent.payload })
       .onConflictDoNothing({ target: stripeEvents.id })
       .returning({ id: stripeEvents.id });
-    if (!recorded) return { duplicate: true, failed: [] };
+    if (!seen) return { duplicate: true, ...NOTHING };
+    if (report.named.length === 0) return { duplicate: false, ...NOTHING };
 
-    const failed: string[] = [];
-    for (const rejection of report.named) {
-      const message =
-        `Stripe accepted this event, then rejected it in asynchronous validation ` +
-        `(${stripeEvent.type} ${stripeEvent.id}): ${rejection.message}. It is not billed: fix the ` +
-        "cause (customer, meter or value), then retry the event.";
-      // Only a reported event moves: a pending one is still the reporter's, a failed one already
-      // carries a reason, and an unknown identifier is not ours.
-      const [row] = await tx
-        .update(usageEvents)
-        .set({
-          status: "failed",
-          lastErrorCode: rejection.code,
-          lastErrorMessage: message,
-          failedAt: sql`now()`,
-        })
-        .where(and(eq(usageEvents.id, rejection.identifier), eq(usageEvents.status, "reported")))
-        .returning({ id: usageEvents.id, attempts: usageEvents.attempts });
-      if (!row) continue;
-      failed.push(row.id);
-      await tx.insert(usageEventAttempts).values({
-        eventId: row.id,
-        attempt: row.attempts,
-        worker: "stripe",
-        outcome: "async_rejected",
-        stripeCode: rejection.code,
-        message,
-        startedAt: sql`now()`,
-      });
-    }
-    return { duplicate: false, failed };
+    // The first rejection of an identifier wins: it is the one settle and asyncReject apply, so
+    // an event never shows one code while a later resend is failed with another.
+    const recorded = await tx
+      .insert(asyncRejections)
+      .values(
+        report.named.map((r) => ({
+          identifier: r.identifier,
+          code: r.code,
+          message: r.message,
+          stripeEventId: stripeEvent.id,
+        })),
+      )
+      .onConflictDoNothing({ target: asyncRejections.identifier })
+      .returning({ identifier: asyncRejections.identifier });
+    const outcome = await asyncReject(
+      tx,
+      report.named.map((r) => r.identifier),
+    );
+    return { duplicate: false, recorded: recorded.map((r) => r.identifier), ...outcome };
   });
 }
 

@@ -63,17 +63,26 @@ export async function stripeEventsRoutes(
       { id: event.id, type: event.type, payload: event },
       report,
     );
-    if (report.unnamed > 0 && !applied.duplicate) {
+    if (!applied.duplicate && report.unnamed > 0) {
       request.log.warn(
         { stripeEvent: event.id, unnamed: report.unnamed },
         "Stripe rejected more meter events than it named; reconcile against event summaries",
+      );
+    }
+    if (applied.unknown.length > 0) {
+      request.log.warn(
+        { stripeEvent: event.id, identifiers: applied.unknown },
+        "Stripe rejected identifiers Meterline has no event for; recorded in case they appear",
       );
     }
     return reply.code(200).send({
       received: true,
       handled: true,
       duplicate: applied.duplicate,
+      recorded: applied.recorded.length,
       failed: applied.failed.length,
+      noted: applied.noted.length,
+      unknown: applied.unknown.length,
       unnamed: report.unnamed,
     });
   });

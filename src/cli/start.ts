@@ -1,19 +1,22 @@
 import { z } from "zod";
-import { loadConfig } from "../config.ts";
+import { type Config, loadConfig } from "../config.ts";
 import { type System, type SystemParts, startSystem } from "../system.ts";
-import { seedDevelopment } from "./dev-seed.ts";
+import { type DevSeed, seedDevelopment } from "./dev-seed.ts";
 import { writeRuntimeInfo } from "./runtime-info.ts";
 import { parseFlags } from "./usage-error.ts";
 
 const ENV_NOTE =
   "Configuration comes from the environment (DATABASE_URL, STRIPE_SECRET_KEY, PORT, …): see the README.";
 
-/** `meterline start`: API, worker and (without a Stripe key) the emulator, in one process. */
+/**
+ * `meterline start`: API, worker and (without a Stripe key) the emulator, in one process.
+ * METERLINE_WORKER=false leaves the worker out: the API queues events for workers run apart.
+ */
 export function cmdStart(args: string[]): Promise<void> {
   return run(
     args,
-    { api: true, worker: true },
-    `Usage: meterline start\n\nRuns the API and a reporter worker in one process; without STRIPE_SECRET_KEY it also starts the bundled Stripe emulator and prints a development API key.\n${ENV_NOTE}`,
+    (config) => ({ api: true, worker: config.worker.enabled, emulator: true }),
+    `Usage: meterline start\n\nRuns the API and a reporter worker in one process (no worker with METERLINE_WORKER=false); without STRIPE_SECRET_KEY it also starts the bundled Stripe emulator and prints a development API key.\n${ENV_NOTE}`,
   );
 }
 
@@ -21,7 +24,7 @@ export function cmdStart(args: string[]): Promise<void> {
 export function cmdServe(args: string[]): Promise<void> {
   return run(
     args,
-    { api: true, worker: false },
+    () => ({ api: true, worker: false }),
     `Usage: meterline serve\n\nRuns the HTTP API only (no reporting). Pair it with one or more "meterline worker" processes.\n${ENV_NOTE}`,
   );
 }
@@ -30,14 +33,26 @@ export function cmdServe(args: string[]): Promise<void> {
 export function cmdWorker(args: string[]): Promise<void> {
   return run(
     args,
-    { api: false, worker: true },
+    () => ({ api: false, worker: true }),
     `Usage: meterline worker\n\nRuns one reporter worker. Any number of workers on any number of hosts may share one Postgres (DATABASE_URL).\n${ENV_NOTE}`,
   );
 }
 
-async function run(args: string[], parts: SystemParts, help: string): Promise<void> {
+const NO_WORKER =
+  "no reporter worker (METERLINE_WORKER=false): accepted events wait in the queue until a worker runs";
+
+/** True when the configuration, not the command, left the worker out. */
+function workerDisabled(config: Config, parts: SystemParts): boolean {
+  return !parts.worker && !config.worker.enabled;
+}
+
+/** Which parts a command runs, given the configuration (`start` reads METERLINE_WORKER). */
+type PartsFor = (config: Config) => SystemParts;
+
+async function run(args: string[], partsFor: PartsFor, help: string): Promise<void> {
   if (!parseFlags(args, {}, z.object({}), help)) return;
   const config = loadConfig();
+  const parts = partsFor(config);
   const system = await startSystem(config, parts);
   stopOnSignals(system);
   if (system.emulator && system.apiUrl) {
@@ -48,11 +63,13 @@ async function run(args: string[], parts: SystemParts, help: string): Promise<vo
       emulator_url: system.emulator.url,
       stripe_key: system.emulator.apiKey,
     });
-    process.stdout.write(banner(system, dev.apiKey, dev.customerKey, dev.eventName));
+    const note = workerDisabled(config, parts) ? `\n  Note: ${NO_WORKER}.\n` : "";
+    process.stdout.write(banner(system, dev, note));
   } else {
     const what = [
       system.apiUrl && `API on ${system.apiUrl}`,
       system.reporter && "reporter running",
+      workerDisabled(config, parts) && NO_WORKER,
     ];
     process.stdout.write(
       `meterline: ${what.filter(Boolean).join(", ")} (database: ${system.database.kind})\n`,
@@ -60,15 +77,16 @@ async function run(args: string[], parts: SystemParts, help: string): Promise<vo
   }
 }
 
-function banner(system: System, apiKey: string, customer: string, eventName: string): string {
+function banner(system: System, dev: DevSeed, note: string): string {
   const url = system.apiUrl ?? "";
+  const { apiKey, customerKey: customer, eventName } = dev;
   const body = JSON.stringify({ id: "hello-1", customer, event_name: eventName, value: 1 });
   return `
 Meterline is running (database: ${system.database.kind}, Stripe: bundled emulator at ${system.emulator?.url}).
 
   API:              ${url}
   Development key:  ${apiKey}   (admin role; saved in ${system.config.dataDir}/runtime.json)
-
+${note}
 Send a usage event:
 
   curl -s -X POST ${url}/v1/events \\

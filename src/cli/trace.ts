@@ -75,7 +75,7 @@ export function renderTrace(t: EventTrace, now = Date.now()): string {
       .filter(Boolean)
       .join(" ");
     lines.push(
-      `  ${a.finished_at}  #${a.attempt}  ${a.worker}  ${a.outcome}${answer ? `  ${answer}` : ""}`,
+      `  ${a.finished_at}  #${a.attempt}  ${a.worker}${a.worker_alive === false ? " (gone)" : ""}  ${a.outcome}${answer ? `  ${answer}` : ""}`,
     );
     if (a.message) lines.push(`      ${a.message}`);
   }

@@ -38,16 +38,19 @@ export class StripeHttpError extends Error {
     body: Omit<StripeErrorBody, "doc_url">,
     /** Extra response headers, e.g. `Stripe-Should-Retry`. */
     readonly headers: Readonly<Record<string, string>> = {},
+    /** `linkDocs: false` for a code of the emulator's own, which has no page at Stripe. */
+    options: { linkDocs?: boolean } = {},
   ) {
     super(body.message);
     this.name = "StripeHttpError";
     // Stripe links every coded error to /docs/error-codes/<code with dashes>.
-    this.body = body.code
-      ? {
-          ...body,
-          doc_url: `https://stripe.com/docs/error-codes/${body.code.replaceAll("_", "-")}`,
-        }
-      : body;
+    this.body =
+      body.code && options.linkDocs !== false
+        ? {
+            ...body,
+            doc_url: `https://stripe.com/docs/error-codes/${body.code.replaceAll("_", "-")}`,
+          }
+        : body;
   }
 
   /** The JSON body: `{"error": {...}}`. */

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -38,3 +38,16 @@ export const newSubscriptionItemId = (): string => `si_${randomToken(14)}`;
 
 /** `mbur_…` for a usage record (Stripe's prefix, from its legacy API reference examples). */
 export const newUsageRecordId = (): string => `mbur_${randomToken(24)}`;
+
+/**
+ * `sis_…` for the usage record summary of one subscription item's billing period (Stripe's
+ * prefix, from its legacy API reference). Derived from the item and the period's start rather
+ * than drawn at random: summaries are computed on every read, and list cursors
+ * (`starting_after`) must name the same period each time, across restarts too.
+ */
+export function usageRecordSummaryId(subscriptionItem: string, periodStart: number): string {
+  const digest = createHash("sha256").update(`${subscriptionItem}:${periodStart}`).digest();
+  let out = "";
+  for (const byte of digest.subarray(0, 24)) out += ALPHABET.charAt(byte % ALPHABET.length);
+  return `sis_${out}`;
+}

@@ -1,15 +1,16 @@
 /**
  * The bundled Stripe emulator: `startEmulator` for tests, `meterline emulator` and `start`.
  * It serves customers, billing meters, v1 meter events, the v2 meter event stream, meter event
- * adjustments and summaries, subscriptions and legacy usage records over Stripe's wire
- * protocol, with Stripe's idempotency layer, optional rate limits, asynchronous error reports
- * as signed thin events, a controllable clock, per-endpoint faults, a ledger of what "Stripe"
- * counted, and an optional state file.
+ * adjustments and summaries, subscriptions, legacy usage records and their summaries over
+ * Stripe's wire protocol, with Stripe's idempotency layer, optional rate limits, asynchronous
+ * error reports as signed thin events, a controllable clock, per-endpoint faults, a ledger of
+ * what "Stripe" counted, and an optional state file.
  */
 import type { AddressInfo } from "node:net";
 import { type Clock, unixSeconds } from "./clock.ts";
 import { createContext, type EventDestination } from "./context.ts";
 import type { EndpointGroup } from "./endpoint-faults.ts";
+import type { ExchangeObserver, ServedRoute } from "./exchanges.ts";
 import type { Faults, Random } from "./faults.ts";
 import type { Ledger } from "./ledger.ts";
 import type { RateLimits } from "./rate-limits.ts";
@@ -22,6 +23,7 @@ export { systemClock } from "./clock.ts";
 export type { EventDestination } from "./context.ts";
 export type { EndpointGroup } from "./endpoint-faults.ts";
 export { ENDPOINT_GROUPS } from "./endpoint-faults.ts";
+export type { Exchange, ExchangeObserver, ServedRoute } from "./exchanges.ts";
 export type { FaultDecision, FaultOutcome, Faults, Random } from "./faults.ts";
 export { decideFault, faultsPatchSchema, NO_FAULTS } from "./faults.ts";
 export type { Ledger } from "./ledger.ts";
@@ -61,12 +63,14 @@ export interface EmulatorOptions {
   stateFile?: string;
 }
 
-/** Test seams beyond the public options: a fixed clock, a seeded random source. */
+/** Test seams beyond the public options: a fixed clock, a seeded random source, an observer. */
 export interface EmulatorDeps {
   /** Source of now; default the wall clock. */
   clock?: Clock;
   /** Source of [0, 1) numbers for fault decisions; default Math.random. */
   random?: Random;
+  /** Told about every answer the Stripe API routes send (conformance tests check them). */
+  onExchange?: ExchangeObserver;
 }
 
 /** A running emulator instance. */
@@ -109,6 +113,8 @@ export interface RunningEmulator {
   flushErrorReports(): Promise<FlushResult>;
   /** Write the state file now (no-op without `stateFile`). */
   saveState(): Promise<void>;
+  /** The Stripe API routes served (method and fastify path, `/v1/customers/:id`). */
+  routes(): ServedRoute[];
 }
 
 /** The key accepted when no `apiKeys` are given. */
@@ -128,12 +134,18 @@ export async function startEmulator(
     faults: options.faults ?? {},
     rateLimits: options.rateLimits,
     destinations: options.eventDestinations,
-    ...deps,
+    clock: deps.clock,
+    random: deps.random,
   });
   if (options.startTime !== undefined) ctx.clock.set(options.startTime);
   const { stateFile } = options;
   if (stateFile) await loadStore(ctx.store, stateFile);
-  const app = buildEmulatorApp(ctx, { logger: options.logger ?? false });
+  const routes: ServedRoute[] = [];
+  const app = buildEmulatorApp(ctx, {
+    logger: options.logger ?? false,
+    onExchange: deps.onExchange,
+    onRoute: (route) => routes.push(route),
+  });
   await app.listen({
     host: options.host ?? "127.0.0.1",
     port: options.port ?? DEFAULT_EMULATOR_PORT,
@@ -186,5 +198,6 @@ export async function startEmulator(
     },
     flushErrorReports: () => flushErrorReports(ctx),
     saveState,
+    routes: () => routes.map((route) => ({ ...route })),
   };
 }

@@ -91,6 +91,13 @@ export class LedgerBook {
     this.add(record.customer, record.event_name, after - before);
   }
 
+  /** Copies of one subscription item's usage records, in the order they were applied. */
+  usageRecordsOf(subscriptionItem: string): LedgerUsageRecord[] {
+    return this.usageRecords
+      .filter((r) => r.subscription_item === subscriptionItem)
+      .map((r) => ({ ...r }));
+  }
+
   /** Counted events, in order (summaries aggregate them). */
   countedEvents(): readonly LedgerEvent[] {
     return this.events.filter((e) => e.counted);

@@ -10,6 +10,7 @@ import {
   lockTimeout,
   rateLimited,
 } from "./errors.ts";
+import { asV2Error } from "./errors-v2.ts";
 import { decideFault } from "./faults.ts";
 import { fingerprintOf, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.ts";
 import type { RateClass } from "./rate-limits.ts";
@@ -99,7 +100,9 @@ export function registerPipeline(
       // whatever the execution produced), so a retry with the same key replays the 500 too:
       // only a new key, or the meter event's identifier, can tell the client what happened.
       reply.code(500);
-      body = JSON.stringify(apiError().envelope());
+      // Past the error handler here, so the v2 form (a code) is applied by hand.
+      const failure = options.api === "v2" ? asV2Error(apiError()) : apiError();
+      body = JSON.stringify(failure.envelope());
     }
     storeUnderKey(ctx, req, reply, state, body);
     if (succeeded && outcome === "ambiguous_drop") {

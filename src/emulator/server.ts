@@ -2,8 +2,16 @@ import Fastify, { type FastifyInstance } from "fastify";
 import qs from "qs";
 import { authenticate, isLiveRequest, readApiKey } from "./auth.ts";
 import type { EmulatorContext } from "./context.ts";
-import { apiError, StripeHttpError, unrecognizedUrl } from "./errors.ts";
-import { invalidSessionToken } from "./errors-v2.ts";
+import { errorHandler } from "./error-handler.ts";
+import { unrecognizedUrl } from "./errors.ts";
+import { asV2Error, invalidSessionToken } from "./errors-v2.ts";
+import {
+  type ExchangeObserver,
+  exchangeOf,
+  observeExchanges,
+  observeRoutes,
+  type ServedRoute,
+} from "./exchanges.ts";
 import { newRequestId } from "./ids.ts";
 import { type Caller, registerPipeline } from "./pipeline.ts";
 import { registerAdminRoutes } from "./routes/admin.ts";
@@ -36,6 +44,10 @@ const QS_OPTIONS: qs.IParseOptions = {
 export interface AppOptions {
   /** Log every request with fastify's pino logger. */
   logger: boolean;
+  /** Told about every answer of the Stripe API routes (conformance tests check them). */
+  onExchange?: ExchangeObserver;
+  /** Told about every Stripe API route as it is registered. */
+  onRoute?: (route: ServedRoute) => void;
 }
 
 /**
@@ -64,24 +76,18 @@ export function buildEmulatorApp(ctx: EmulatorContext, options: AppOptions): Fas
     (_req, body, done) => done(null, qs.parse(String(body), QS_OPTIONS)),
   );
 
-  app.setErrorHandler((error, req, reply) => {
-    if (error instanceof StripeHttpError) {
-      return reply.code(error.status).headers(error.headers).send(error.envelope());
-    }
-    // fastify's own client errors (unparsable body, unsupported media type, body too large).
-    const status = statusOf(error);
-    if (status >= 400 && status < 500) {
-      const message = error instanceof Error ? error.message : "Invalid request";
-      return reply.code(status).send({ error: { type: "invalid_request_error", message } });
-    }
-    req.log.error({ err: error }, "emulator bug");
-    const failure = apiError();
-    return reply.code(failure.status).send(failure.envelope());
-  });
+  app.setErrorHandler(errorHandler("v1"));
+
+  const { onExchange, onRoute } = options;
+  if (onRoute) observeRoutes(app, onRoute);
 
   app.setNotFoundHandler((req, reply) => {
-    const error = unrecognizedUrl(req.method, req.url);
-    return reply.code(error.status).send(error.envelope());
+    const unknown = unrecognizedUrl(req.method, req.url);
+    const error = req.url.startsWith("/v2/") ? asV2Error(unknown) : unknown;
+    const body = JSON.stringify(error.envelope());
+    // Outside the API scopes, so their observers never see it: report it here.
+    if (onExchange && /^\/v[12]\//.test(req.url)) onExchange(exchangeOf(req, error.status, body));
+    return reply.code(error.status).type("application/json; charset=utf-8").send(body);
   });
 
   registerAdminRoutes(app, ctx);
@@ -96,6 +102,7 @@ export function buildEmulatorApp(ctx: EmulatorContext, options: AppOptions): Fas
       api: "v1",
       authenticate: (req) => secretKey(req.headers.authorization),
     });
+    if (onExchange) observeExchanges(v1, onExchange);
     registerCustomerRoutes(v1, ctx);
     registerMeterRoutes(v1, ctx);
     registerMeterEventRoutes(v1, ctx);
@@ -108,6 +115,8 @@ export function buildEmulatorApp(ctx: EmulatorContext, options: AppOptions): Fas
     registerUsageRecordRoutes(v1, ctx);
   });
   app.register(async (v2) => {
+    // v2 errors always carry a code; v1's may not (see asV2Error).
+    v2.setErrorHandler(errorHandler("v2"));
     registerPipeline(v2, ctx, {
       api: "v2",
       authenticate: (req) => {
@@ -121,17 +130,10 @@ export function buildEmulatorApp(ctx: EmulatorContext, options: AppOptions): Fas
         return { caller: token, live: session.session.livemode };
       },
     });
+    if (onExchange) observeExchanges(v2, onExchange);
     registerSessionRoutes(v2, ctx);
     registerStreamRoutes(v2, ctx);
     registerV2EventRoutes(v2, ctx);
   });
   return app;
-}
-
-function statusOf(error: unknown): number {
-  if (typeof error === "object" && error !== null && "statusCode" in error) {
-    const status = error.statusCode;
-    if (typeof status === "number") return status;
-  }
-  return 500;
 }

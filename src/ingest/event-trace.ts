@@ -1,17 +1,32 @@
 import { asc, eq } from "drizzle-orm";
+import { defaultConfig } from "../config.ts";
 import type { Db } from "../db/connect.ts";
 import { type UsageEventAttempt, usageEventAttempts } from "../db/schema/usage-event-attempts.ts";
 import { type UsageEvent, usageEvents } from "../db/schema/usage-events.ts";
+import { workerGoneAfterMs, workersAlive } from "../outbox/workers.ts";
+
+/** The workers' "gone" rule at the default lease, for callers that do not pass their own. */
+const DEFAULT_LIVE_WITHIN_MS = workerGoneAfterMs(defaultConfig().worker.leaseMs);
 
 /** One send attempt (or pre-flight decision) as the trace shows it. */
 export interface AttemptView {
   attempt: number;
+  /**
+   * delivered, retry, rejected… or worker_lost: the event was claimed and its worker stopped
+   * (killed, crashed, frozen past its lease) before any outcome; `worker` is that lease owner.
+   */
   outcome: string;
   http_status: number | null;
   stripe_code: string | null;
   request_id: string | null;
   message: string | null;
   worker: string;
+  /**
+   * Whether `worker` is alive now (workers table, by the database clock): false for a worker that
+   * stopped or stopped beating; null when the table does not know it (an operator, a worker from
+   * before the registry).
+   */
+  worker_alive: boolean | null;
   started_at: string;
   finished_at: string;
 }
@@ -47,11 +62,16 @@ export interface EventTrace {
   history: AttemptView[];
 }
 
-/** Reads an event and its attempts (two indexed queries); null when no event has this id. */
+/**
+ * Reads an event, its attempts and whether their workers are alive (three indexed queries, the
+ * last one skipped when there is no attempt); null when no event has this id. `liveWithinMs` is
+ * the "gone" rule of outbox/workers.ts for the workers' lease (default: the default lease).
+ */
 export async function getEventTrace(
   db: Db,
   id: string,
   now = new Date(),
+  liveWithinMs = DEFAULT_LIVE_WITHIN_MS,
 ): Promise<EventTrace | null> {
   const [event] = await db.select().from(usageEvents).where(eq(usageEvents.id, id));
   if (event === undefined) return null;
@@ -60,14 +80,19 @@ export async function getEventTrace(
     .from(usageEventAttempts)
     .where(eq(usageEventAttempts.eventId, id))
     .orderBy(asc(usageEventAttempts.id));
-  return eventTrace(event, attempts, now);
+  const alive = await workersAlive(db, [...new Set(attempts.map((a) => a.worker))], liveWithinMs);
+  return eventTrace(event, attempts, now, alive);
 }
 
-/** Renders an event row and its attempt rows (in order) as a trace. Pure. */
+/**
+ * Renders an event row and its attempt rows (in order) as a trace; `alive` says which workers
+ * are alive now (a worker absent from it is unknown). Pure.
+ */
 export function eventTrace(
   event: UsageEvent,
   attempts: readonly UsageEventAttempt[],
   now: Date,
+  alive: ReadonlyMap<string, boolean> = new Map(),
 ): EventTrace {
   const hasError =
     event.lastErrorCode !== null ||
@@ -114,6 +139,7 @@ export function eventTrace(
       request_id: a.requestId,
       message: a.message,
       worker: a.worker,
+      worker_alive: alive.get(a.worker) ?? null,
       started_at: a.startedAt.toISOString(),
       finished_at: a.finishedAt.toISOString(),
     })),

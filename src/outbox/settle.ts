@@ -31,6 +31,8 @@ export interface SettleRow {
   status: Exclude<EventStatus, "discarded">;
   /** attempts + 1 when true. */
   counted: boolean;
+  /** key_generation + 1 when true: the next send goes under a new Idempotency-Key. */
+  newKey?: boolean;
   /** Pending only: the next claim may take it this long from now (database clock). */
   delayMs: number;
   /** Pending only: why it waits. */
@@ -72,6 +74,7 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
       claims: r.claims,
       status: r.status,
       counted: r.counted,
+      new_key: r.newKey === true,
       delay_ms: r.delayMs,
       wait_reason: r.waitReason,
       has_error: r.error !== null,
@@ -97,7 +100,8 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
     with v as (
       -- The whole batch travels as one jsonb parameter: one round trip, one statement.
       select * from jsonb_to_recordset(${json}::jsonb) as v(
-        id text, attempts int, claims int, status text, counted boolean, delay_ms float8,
+        id text, attempts int, claims int, status text, counted boolean, new_key boolean,
+        delay_ms float8,
         wait_reason text, has_error boolean, error_code text, error_message text,
         error_http_status int, error_request_id text, stripe_request_id text,
         first_ambiguous_at timestamptz, sent_at timestamptz, has_attempt boolean, outcome text,
@@ -108,6 +112,8 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
       update usage_events as e set
         status = case when rej.identifier is not null then 'failed' else v.status end,
         attempts = e.attempts + (case when v.counted then 1 else 0 end),
+        -- A stored 5xx proven unapplied: the resend needs a key Stripe has no answer under.
+        key_generation = e.key_generation + (case when v.new_key then 1 else 0 end),
         -- An outcome: the open claims (the crash-loop measure) start again from 0.
         open_claims = 0,
         -- The outcome is written: the lease has done its job.

@@ -1,4 +1,4 @@
-import type { SendResult } from "./sinks/port.ts";
+import type { DedupBy, SendResult } from "./sinks/port.ts";
 
 /** Stripe's answer to one attempt, flattened to what the outbox records and a person reads. */
 export interface Answer {
@@ -20,8 +20,11 @@ export type RejectionScope = "customer" | "event";
 export type Outcome =
   /** Stripe holds the event (a duplicate means an earlier attempt delivered it). */
   | { kind: "delivered"; duplicate: boolean; rule: string; answer: Answer }
-  /** Transient: send again later, counting the attempt. Ambiguous: Stripe may have applied it. */
-  | { kind: "retry"; ambiguous: boolean; rule: string; answer: Answer }
+  /**
+   * Transient: send again later, counting the attempt. Ambiguous: Stripe may have applied it.
+   * newKey: resend under the next Idempotency-Key (a stored 5xx proven unapplied).
+   */
+  | { kind: "retry"; ambiguous: boolean; rule: string; answer: Answer; newKey?: boolean }
   /** Rate limited: slow down; the event is not at fault, so no attempt is counted. */
   | { kind: "throttled"; rule: string; answer: Answer }
   /** The whole account cannot send (key revoked, restricted, misconfigured): halt, count nothing. */
@@ -31,7 +34,14 @@ export type Outcome =
   /** Stripe refused the meter itself (archived, missing, payload keys): park, never fail. */
   | { kind: "parked"; rule: string; answer: Answer }
   /** Stripe refused this event for good; the scope says whether the customer or the event is wrong. */
-  | { kind: "rejected"; scope: RejectionScope; rule: string; answer: Answer };
+  | { kind: "rejected"; scope: RejectionScope; rule: string; answer: Answer }
+  /**
+   * A 5xx under an idempotency key: Stripe stored it and will replay it for that key, whether or
+   * not the record was applied. Only Stripe's totals can tell (verify-stored.ts).
+   */
+  | { kind: "verify"; rule: string; answer: Answer }
+  /** A stored 5xx that Stripe's totals could not explain: a person compares the figures. */
+  | { kind: "unverified"; rule: string; answer: Answer; figures: string };
 
 /**
  * Codes that describe the account or its key, never one event: halting is the only safe answer.
@@ -124,7 +134,7 @@ function aboutMeter(e: HttpError): boolean {
  * Turns what came back from one attempt into an outcome. An ordered list of rules, first match
  * wins; each rule is one row of design.md §4's outcome table (or a refinement of one).
  */
-export function classify(result: SendResult): Outcome {
+export function classify(result: SendResult, dedup: DedupBy = "identifier"): Outcome {
   const answer = answerOf(result);
 
   // 2xx: Stripe holds the event.
@@ -176,11 +186,19 @@ export function classify(result: SendResult): Outcome {
     return { kind: "throttled", rule: "429 / lock_timeout", answer };
   }
 
+  // 5xx under an idempotency key (usage records): Stripe stored this answer under the key and
+  // replays it on every resend for 24 h, applied or not. Resending as it is can never succeed,
+  // and failing it could drop a record Stripe holds: ask Stripe's totals.
+  if (s >= 500 && dedup === "idempotency_key") {
+    return { kind: "verify", rule: `${s} stored under the idempotency key`, answer };
+  }
+
   // 5xx: Stripe failed, perhaps after applying the event: retry, ambiguous.
   // Stripe-Should-Retry: false is deliberately ignored here. Stripe sends it on most 500s because
-  // its idempotency layer would replay the same stored 500 for the same Idempotency-Key; our
-  // resend is a new request (stripe-node makes a new key per call) that the identifier dedups.
-  // Treating it as a rejection would dead-letter events Stripe may well hold.
+  // its idempotency layer would replay the same stored 500 for the same Idempotency-Key; an
+  // identifier sink's resend is a new request (stripe-node makes a new key per SDK call, and our
+  // meter events carry no key of ours) that the identifier dedups. Treating it as a rejection
+  // would dead-letter events Stripe may well hold.
   if (s >= 500) return { kind: "retry", ambiguous: true, rule: `${s} server error`, answer };
 
   // 409 (idempotency key in use, conflict): another request is in progress; it may apply.

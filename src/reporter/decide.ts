@@ -51,6 +51,8 @@ interface Common {
   attemptOutcome: AttemptOutcome;
   /** What Stripe answered, or null for a decision made without a call. */
   answer: Answer | null;
+  /** Resend under the next Idempotency-Key (usage_events.key_generation + 1). */
+  newKey?: boolean;
 }
 
 /** Where one attempt leaves the event. */
@@ -170,6 +172,33 @@ export function decide(
         delayMs: settings.backoffMaxMs,
       };
 
+    case "unverified":
+      return {
+        ...keep,
+        status: "failed",
+        counted: true,
+        attemptOutcome: "gave_up",
+        code: "usage_record_unverified",
+        message:
+          `Stripe answered ${describeAnswer(answer)} and stored that answer under the event's ` +
+          `Idempotency-Key, and its totals cannot tell whether the record was applied: ` +
+          `${outcome.figures}. Compare the subscription item's usage in Stripe with the events ` +
+          "Meterline reported: resolve this event as delivered if Stripe counted it, otherwise " +
+          "retry it confirming it is not in Stripe.",
+      };
+
+    // Unresolved (the worker verifies before deciding): never resend blindly under the same
+    // key, which would only replay the stored answer; retry and verify again.
+    case "verify":
+      return decideRetry(
+        state,
+        { kind: "retry", ambiguous: true, rule: outcome.rule, answer },
+        now,
+        settings,
+        random,
+        context,
+      );
+
     case "retry":
       return decideRetry(state, outcome, now, settings, random, context);
   }
@@ -190,6 +219,7 @@ function decideRetry(
     counted: true,
     firstAmbiguousAt,
     answer: outcome.answer,
+    ...(outcome.newKey ? { newKey: true } : {}),
   };
   const mayHoldIt = firstAmbiguousAt !== null;
   // Invariant 3: during an outage every event would exhaust its retries alike; the failure is

@@ -9,6 +9,7 @@ import { rowFromPreflight, rowFromSettlement } from "./settle-rows.ts";
 import type { SendResult } from "./sinks/port.ts";
 import type { SystemicGuard } from "./systemic.ts";
 import { rejectionCode } from "./systemic-detector.ts";
+import { resolveStored, type StoredVerdict } from "./verify-stored.ts";
 
 /** What one request's answer means: one outcome, the settlement of each of its events, and the
  * circuit to open, if any. */
@@ -87,8 +88,16 @@ export class Judge {
    * many customers is classified, judged systemic or not, and reacted to once), then one
    * settlement per event from it. Remembers gone customers, deliveries and outages.
    */
-  request(items: SendItem[], result: SendResult, now: Date, haltedScope: string | null): Verdict {
-    let outcome = classify(result);
+  request(
+    items: SendItem[],
+    result: SendResult,
+    now: Date,
+    haltedScope: string | null,
+    stored?: StoredVerdict,
+  ): Verdict {
+    let outcome = this.classify(items, result);
+    // A 5xx stored under an idempotency key: what Stripe's totals said decides it.
+    if (outcome.kind === "verify" && stored) outcome = resolveStored(outcome, stored);
     let haltScope: string | null = outcome.kind === "halt" ? "account" : null;
     let systemicCode: string | null = null;
     const customers = [...new Set(items.map((i) => i.event.customerKey))];
@@ -126,6 +135,11 @@ export class Judge {
         : s;
     });
     return { outcome, settlements, haltScope, systemicCode };
+  }
+
+  /** How Stripe answered a request, read with its sink's dedup (classify.ts). */
+  classify(items: SendItem[], result: SendResult): Outcome {
+    return classify(result, items[0]?.sink.dedup ?? "identifier");
   }
 
   /** The settle row of one event's settlement. */

@@ -22,7 +22,14 @@ export type PreflightSettings = Pick<
 /** The event fields pre-flight reads. */
 export type PreflightEvent = Pick<
   ClaimedEvent,
-  "id" | "customerKey" | "eventName" | "value" | "occurredAt" | "receivedAt" | "firstSentAt"
+  | "id"
+  | "customerKey"
+  | "eventName"
+  | "value"
+  | "occurredAt"
+  | "receivedAt"
+  | "firstSentAt"
+  | "keyGeneration"
 >;
 
 /** Pre-flight's verdict: send now, wait (pending, with a reason), or fail (dead letter). */
@@ -161,6 +168,7 @@ export function preflight(
       occurredAt: event.occurredAt,
       customerPayloadKey: meter.customerPayloadKey,
       valuePayloadKey: meter.valuePayloadKey,
+      keyGeneration: event.keyGeneration,
     },
   };
 }

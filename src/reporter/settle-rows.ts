@@ -14,6 +14,7 @@ export function rowFromSettlement(event: Guard, s: Settlement, startedAt: Date):
     attempts: event.attempts,
     claims: event.claims,
     counted: s.counted,
+    ...(s.newKey ? { newKey: true } : {}),
     firstAmbiguousAt: s.firstAmbiguousAt,
     sentAt: startedAt,
     attempt: {

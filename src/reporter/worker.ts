@@ -20,6 +20,8 @@ import { idleWithin, Signal } from "./signal.ts";
 import { SuspectWatch, takeSuspect } from "./suspects.ts";
 import { createSystemicDetector } from "./systemic-detector.ts";
 import { ThrottlePause } from "./throttle-pause.ts";
+import { verifyStored } from "./verify-stored.ts";
+import { startWorkerRegistry } from "./worker-registry.ts";
 
 export type { Reporter, ReporterDeps, ReporterStatus } from "./reporter-types.ts";
 
@@ -95,7 +97,15 @@ export function startReporter(deps: ReporterDeps): Reporter {
     const result = await sendThrough(live);
     // Past the shutdown budget: the lease expires and another worker resends (identifier).
     if (abandoned) return null;
-    const verdict = judge.request(live, result, now(), gate.halted?.scope ?? null);
+    // A 5xx stored under an idempotency key is judged by Stripe's totals, with the pair still
+    // in flight (so nothing else of it moves meanwhile).
+    const [only] = live;
+    const stored =
+      only && live.length === 1 && judge.classify(live, result).kind === "verify"
+        ? await verifyStored(db, only, () => buffer.flush())
+        : undefined;
+    if (abandoned) return null;
+    const verdict = judge.request(live, result, now(), gate.halted?.scope ?? null, stored);
     live.forEach((item, i) => {
       const settlement = verdict.settlements[i];
       if (!settlement) return;
@@ -297,6 +307,14 @@ export function startReporter(deps: ReporterDeps): Reporter {
   }
 
   const stopHeartbeat = startHeartbeat(db, owner, settings.leaseMs, () => held.ids(), logger);
+  // The worker's own liveness (workers table): /readyz, /v1/workers and trace read it.
+  const registry = startWorkerRegistry({
+    db,
+    id: owner,
+    leaseMs: settings.leaseMs,
+    inFlight: () => active,
+    logger,
+  });
 
   logger.info({ worker: owner, batchSize: settings.batchSize }, "reporter started");
   const running = loop();
@@ -322,6 +340,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
         }
         await buffer.flush(true);
         stopHeartbeat();
+        await registry.stop();
         notifyDrained();
         logger.info({ worker: owner }, "reporter stopped");
       })();

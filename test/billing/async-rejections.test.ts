@@ -1,19 +1,13 @@
 import { sql } from "drizzle-orm";
-import type { FastifyInstance } from "fastify";
 import type Stripe from "stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readAsyncReport } from "../../src/billing/async-rejections.ts";
-import { STRIPE_EVENTS_PATH, stripeEventsRoutes } from "../../src/billing/stripe-events-route.ts";
-import { defaultConfig } from "../../src/config.ts";
-import type { Database } from "../../src/db/connect.ts";
+import { STRIPE_EVENTS_PATH } from "../../src/billing/stripe-events-route.ts";
 import { rows } from "../../src/db/rows.ts";
 import { usageEvents } from "../../src/db/schema/usage-events.ts";
-import { type RunningEmulator, startEmulator } from "../../src/emulator/index.ts";
-import { buildApp } from "../../src/http/app.ts";
-import { createStripeClient } from "../../src/reporter/stripe-client.ts";
-import { backends, freshDatabase } from "../support/db.ts";
-
-const SECRET = "whsec_test_billing_sync";
+import { backends } from "../support/db.ts";
+import { billingSuite, flushReports, redeliver } from "./harness.ts";
+import { rejectionOf } from "./rows.ts";
 
 describe("reading an asynchronous error report", () => {
   it("names the sampled identifiers and counts the rejections Stripe did not name", () => {
@@ -42,37 +36,10 @@ describe("reading an asynchronous error report", () => {
 });
 
 describe.each(backends)("billing sync of asynchronous rejections on %s", (kind) => {
-  let database: Database;
-  let emulator: RunningEmulator;
-  let app: FastifyInstance;
-  let stripe: Stripe;
-
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    emulator = await startEmulator({ port: 0, errorReportIntervalMs: 0 });
-    stripe = createStripeClient({
-      secretKey: emulator.apiKey,
-      apiBase: emulator.url,
-      timeoutMs: 5_000,
-    });
-    app = await buildApp({ db: database.db, config: defaultConfig() });
-    await app.register(stripeEventsRoutes, { db: database.db, stripe, webhookSecret: SECRET });
-    await app.listen({ host: "127.0.0.1", port: 0 });
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : 0;
-    emulator.addEventDestination({
-      url: `http://127.0.0.1:${port}${STRIPE_EVENTS_PATH}`,
-      secret: SECRET,
-    });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await emulator?.close();
-    await database?.close();
-  });
+  const suite = billingSuite(kind);
 
   it("moves reported events that Stripe rejected after its 200 to failed, with Stripe's code", async () => {
+    const { database, stripe } = suite;
     await stripe.billing.meters.create({
       display_name: "API requests",
       event_name: "api_requests",
@@ -98,8 +65,7 @@ describe.each(backends)("billing sync of asynchronous rejections on %s", (kind) 
         identifier: id,
       });
     }
-    const flushed = await emulator.flushErrorReports();
-    expect(flushed.deliveries.map((d) => d.status)).toEqual([200]);
+    const [thin] = await flushReports(suite);
 
     const after = await rows<{
       id: string;
@@ -120,39 +86,27 @@ describe.each(backends)("billing sync of asynchronous rejections on %s", (kind) 
       sql`select outcome from usage_event_attempts where event_id = 'async-1'`,
     );
     expect(attempts.map((a) => a.outcome)).toEqual(["async_rejected"]);
+    // Kept by identifier, so a later resend's "already exists" cannot make them reported.
+    expect(await rejectionOf(database.db, "async-2")).toEqual({
+      code: "meter_event_customer_not_found",
+      stripe_event_id: thin,
+    });
   });
 
   it("a redelivered Stripe event changes nothing the second time", async () => {
     const [first] = await rows<{ id: string; payload: unknown }>(
-      database.db,
+      suite.database.db,
       sql`select id, payload from stripe_events limit 1`,
     );
     if (!first) throw new Error("no Stripe event recorded by the previous test");
     // The emulator keeps its events; deliver the same notification again, signed afresh.
-    const body = JSON.stringify({
-      id: first.id,
-      object: "v2.core.event",
-      type: "v1.billing.meter.error_report_triggered",
-      created: new Date().toISOString(),
-      livemode: false,
-    });
-    const res = await app.inject({
-      method: "POST",
-      url: STRIPE_EVENTS_PATH,
-      headers: {
-        "content-type": "application/json",
-        "stripe-signature": stripe.webhooks.generateTestHeaderString({
-          payload: body,
-          secret: SECRET,
-        }),
-      },
-      payload: body,
-    });
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ handled: true, duplicate: true, failed: 0 });
+    const res = await redeliver(suite, first.id);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ handled: true, duplicate: true, failed: 0 });
   });
 
   it("refuses a body whose signature does not verify, changing nothing", async () => {
+    const { app, stripe, database } = suite;
     const body = JSON.stringify({
       id: "evt_forged",
       object: "v2.core.event",

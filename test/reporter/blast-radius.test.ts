@@ -85,6 +85,7 @@ describe.each(backends)("blast radius, on %s", (kind) => {
     // events): this sink plays that answer for one customer and sends the rest for real.
     const sink: UsageSink = {
       mode: "meter_events",
+      dedup: "identifier",
       async send(e: OutboundEvent): Promise<SendResult> {
         calls.set(e.stripeCustomerId, (calls.get(e.stripeCustomerId) ?? 0) + 1);
         if (e.stripeCustomerId !== lostId) return real.send(e);

@@ -5,8 +5,14 @@ import type { UsageSink } from "../../src/reporter/sinks/port.ts";
 import { event } from "./fixtures.ts";
 
 const ok = async () => ({ kind: "ok", status: 200, requestId: null }) as const;
-const single: UsageSink = { mode: "meter_events", send: ok };
-const stream: UsageSink = { mode: "meter_stream", maxBatch: 3, send: ok, sendBatch: ok };
+const single: UsageSink = { mode: "meter_events", dedup: "identifier", send: ok };
+const stream: UsageSink = {
+  mode: "meter_stream",
+  dedup: "identifier",
+  maxBatch: 3,
+  send: ok,
+  sendBatch: ok,
+};
 
 let n = 0;
 function item(key: string, sink: UsageSink): SendItem {

@@ -43,6 +43,7 @@ describe.each(backends)("exactly once, on %s", (kind) => {
     let sent = 0;
     const applyThenHang: UsageSink = {
       mode: "meter_events",
+      dedup: "identifier",
       async send(event) {
         await real.send(event);
         sent++;
@@ -146,6 +147,7 @@ describe.each(backends)("exactly once, on %s", (kind) => {
     let requests = 0;
     const refuses: UsageSink = {
       mode: "meter_stream",
+      dedup: "identifier",
       maxBatch: 100,
       send: async () => refusal,
       async sendBatch() {

@@ -90,6 +90,7 @@ describe.each(backends)("stopping within the shutdown budget, on %s", (kind) => 
     // Stripe never answers (a stuck connection): the worker can only abandon these sends.
     const stuck: UsageSink = {
       mode: "meter_events",
+      dedup: "identifier",
       send: () => {
         calls++;
         return new Promise<SendResult>(() => {});

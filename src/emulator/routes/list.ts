@@ -8,6 +8,11 @@ export const LIST_PARAMS = ["limit", "starting_after", "ending_before", "expand"
 /**
  * A page of a Stripe list: newest first, `limit` 1..100 (default 10), cursor by object id
  * with `starting_after` (older) or `ending_before` (newer).
+ *
+ * The objects go out as given, so callers pass copies (or objects built for this request),
+ * never the store's own. No deep clone here: structuredClone drops class prototypes, and a
+ * `Stripe.Decimal` (price.unit_amount_decimal, plan.amount_decimal) without its `toJSON` is a
+ * bag of BigInts that JSON cannot serialize — the subscription lists answered 500 that way.
  */
 export function paginate<T extends { id: string }>(
   oldestFirst: readonly T[],
@@ -36,7 +41,7 @@ export function paginate<T extends { id: string }>(
     page = items.slice(0, limit);
     hasMore = limit < items.length;
   }
-  return { object: "list", data: structuredClone(page), has_more: hasMore, url };
+  return { object: "list", data: page, has_more: hasMore, url };
 }
 
 function cursorIndex<T extends { id: string }>(items: T[], id: string, param: string): number {

@@ -97,7 +97,9 @@ export function isLiveCustomer(store: Store, id: string): boolean {
   return entry !== undefined && !entry.deleted;
 }
 
-/** Live customers, oldest first (lists reverse them). */
+/** Copies of the live customers, oldest first (lists reverse them). */
 export function liveCustomers(store: Store): Stripe.Customer[] {
-  return [...store.customers.values()].filter((e) => !e.deleted).map((e) => e.customer);
+  return [...store.customers.values()]
+    .filter((e) => !e.deleted)
+    .map((e) => structuredClone(e.customer));
 }

@@ -39,6 +39,9 @@ const PARAMS = ["event_name", "payload", "identifier", "timestamp", "expand"] as
  *
  * The exact messages and codes of the synchronous errors are not documented by Stripe; the
  * codes reuse Stripe's asynchronous meter error codes, the messages name the field and the rule.
+ * Those codes lie outside Stripe's enum of api_errors.code on purpose: the reporter acts on
+ * them (src/reporter/classify.ts), and the conformance suite forgives exactly these
+ * (test/emulator/conformance/openapi/deviations.ts).
  */
 export function createMeterEvent(
   store: Store,

@@ -120,9 +120,9 @@ export function setMeterStatus(
   return structuredClone(meter);
 }
 
-/** All meters, oldest first (lists reverse them). */
+/** Copies of all meters, oldest first (lists reverse them). */
 export function allMeters(store: Store): Stripe.Billing.Meter[] {
-  return [...store.meters.values()];
+  return [...store.meters.values()].map((meter) => structuredClone(meter));
 }
 
 /**

@@ -30,16 +30,16 @@ export interface UsageRecord {
 export const USAGE_RECORDS_REMOVED_IN = "2025-03-31";
 
 /**
- * Refuse usage records for a request pinned to 2025-03-31.basil or later. The status and
- * wording of Stripe's refusal are *unverified*: the emulator answers 400 invalid_request_error
- * naming the version. A request without Stripe-Version uses the account's version, which the
- * emulator takes to be pre-basil (*unverified* choice).
+ * Refuse usage records (and their summaries) for a request pinned to 2025-03-31.basil or
+ * later. The status and wording of Stripe's refusal are *unverified*: the emulator answers 400
+ * invalid_request_error naming the version, without a code — Stripe's enum of error codes
+ * (api_errors.code) has none for it. A request without Stripe-Version uses the account's
+ * version, which the emulator takes to be pre-basil (*unverified* choice).
  */
 export function checkVersionAllowsUsageRecords(version: string | undefined): void {
   if (version === undefined || version.slice(0, 10) < USAGE_RECORDS_REMOVED_IN) return;
   throw invalidRequest(
     `Usage records are not available in API version ${version}: legacy usage-based billing was removed in 2025-03-31.basil. Use billing meters, or pin this request to an earlier API version.`,
-    { code: "api_version_not_supported" },
   );
 }
 

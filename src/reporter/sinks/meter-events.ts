@@ -9,6 +9,7 @@ import type { OutboundEvent, SendResult, UsageSink } from "./port.ts";
 export function fromMeterEvents(stripe: Stripe): UsageSink {
   return {
     mode: "meter_events",
+    dedup: "identifier",
     async send(event: OutboundEvent): Promise<SendResult> {
       try {
         const res = await stripe.billing.meterEvents.create({

@@ -86,6 +86,7 @@ export function fromMeterStream(stripe: Stripe, options: MeterStreamOptions = {}
 
   return {
     mode: "meter_stream",
+    dedup: "identifier",
     maxBatch: STREAM_MAX_EVENTS,
     sendBatch,
     send: (event) => sendBatch([event]),

@@ -16,6 +16,26 @@ export interface OutboundEvent {
   valuePayloadKey: string;
   /** usage_records only: the subscription item (si_…) of this customer × meter. */
   subscriptionItemId?: string;
+  /** usage_records only: which Idempotency-Key to send under (usage_events.key_generation). */
+  keyGeneration?: number;
+}
+
+/**
+ * How Stripe deduplicates what a sink sends, which decides what a 5xx means:
+ * - "identifier": a field of the event (meter events' `identifier`). Every resend is a new
+ *   request that Stripe recognises, so a 5xx is retried as it is.
+ * - "idempotency_key": only the Idempotency-Key (legacy usage records). Stripe stores the first
+ *   answer under the key, 500s included, and replays it for 24 h: the same key can never tell
+ *   whether the record was applied. Stripe's own totals must (sinks verify them).
+ */
+export type DedupBy = "identifier" | "idempotency_key";
+
+/** Stripe's own total for the billing period that holds an event. */
+export interface PeriodTotal {
+  start: Date;
+  end: Date;
+  /** What Stripe counted in the period (usage record summaries' total_usage). */
+  total: number;
 }
 
 /**
@@ -42,6 +62,12 @@ export type SendResult =
 /** The port every Stripe usage API is adapted to. */
 export interface UsageSink {
   readonly mode: DeliveryMode;
+  readonly dedup: DedupBy;
+  /**
+   * Idempotency-key sinks: Stripe's total for the period holding the event, to tell whether a
+   * stored 5xx was applied; null when Stripe could not be asked (then retry and ask again).
+   */
+  periodTotal?(event: OutboundEvent): Promise<PeriodTotal | null>;
   send(event: OutboundEvent): Promise<SendResult>;
   /**
    * Most events one request may carry; absent or 1: one request per event. A sink with

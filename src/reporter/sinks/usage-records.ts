@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type Stripe from "stripe";
 import { describeStripeError } from "./describe-stripe-error.ts";
-import type { OutboundEvent, SendResult, UsageSink } from "./port.ts";
+import type { OutboundEvent, PeriodTotal, SendResult, UsageSink } from "./port.ts";
 
 /**
  * The API version usage records are sent with. Stripe removed usage records in
@@ -22,14 +22,22 @@ export interface UsageRecordsOptions {
 }
 
 /**
- * The Idempotency-Key of an event's usage record: a pure function of the event id, so every
- * attempt, worker and replay sends the same key — usage records have no identifier, and this
- * key is their only dedup. Ids too long for the 255-char limit are hashed (stable too).
+ * The Idempotency-Key of an event's usage record: a pure function of the event id and its key
+ * generation, so every attempt, worker and replay of one generation sends the same key — usage
+ * records have no identifier, and this key is their only dedup. Generation 0 is the plain key; a
+ * new generation is taken only once Stripe's totals proved a stored 5xx left the record
+ * unapplied (worker: verify-stored.ts). Keys too long for the 255-char limit are hashed.
  */
-export function usageRecordKey(eventId: string): string {
-  const key = `${PREFIX}${eventId}`;
+export function usageRecordKey(eventId: string, generation = 0): string {
+  const id = generation === 0 ? eventId : `${eventId}~${generation}`;
+  const key = `${PREFIX}${id}`;
   if (key.length <= IDEMPOTENCY_KEY_MAX) return key;
-  return `${PREFIX}sha256-${createHash("sha256").update(eventId).digest("hex")}`;
+  return `${PREFIX}sha256-${createHash("sha256").update(id).digest("hex")}`;
+}
+
+/** One usage record summary, as Stripe's pre-basil API lists them. */
+interface SummaryList {
+  data?: Array<{ period?: { start?: number | null; end?: number | null }; total_usage?: number }>;
 }
 
 /**
@@ -41,6 +49,37 @@ export function fromUsageRecords(stripe: Stripe, options: UsageRecordsOptions = 
   const apiVersion = options.apiVersion ?? USAGE_RECORDS_API_VERSION;
   return {
     mode: "usage_records",
+    dedup: "idempotency_key",
+    async periodTotal(event: OutboundEvent): Promise<PeriodTotal | null> {
+      const item = event.subscriptionItemId;
+      if (!item) return null;
+      try {
+        // Newest period first; the event's period is the current one or one just before it.
+        const list = (await stripe.rawRequest(
+          "GET",
+          // rawRequest takes GET parameters in the path only.
+          `/v1/subscription_items/${encodeURIComponent(item)}/usage_record_summaries?limit=10`,
+          undefined,
+          { apiVersion },
+        )) as SummaryList;
+        const at = Math.floor(event.occurredAt.getTime() / 1000);
+        for (const s of list.data ?? []) {
+          const start = s.period?.start ?? null;
+          const end = s.period?.end ?? null;
+          if (start === null || at < start || (end !== null && at >= end)) continue;
+          return {
+            start: new Date(start * 1000),
+            // An open period (no end yet) runs on: the latest date JavaScript can hold.
+            end: new Date(end === null ? 8.64e15 : end * 1000),
+            total: s.total_usage ?? 0,
+          };
+        }
+        return null;
+      } catch {
+        // Unreachable or refused: the caller retries, and asks again on the next stored 5xx.
+        return null;
+      }
+    },
     async send(event: OutboundEvent): Promise<SendResult> {
       const item = event.subscriptionItemId;
       if (!item) {
@@ -67,7 +106,7 @@ export function fromUsageRecords(stripe: Stripe, options: UsageRecordsOptions = 
             timestamp: Math.floor(event.occurredAt.getTime() / 1000),
             action: "increment",
           },
-          { apiVersion, idempotencyKey: usageRecordKey(event.id) },
+          { apiVersion, idempotencyKey: usageRecordKey(event.id, event.keyGeneration ?? 0) },
         )) as { lastResponse?: { statusCode: number; requestId?: string } } | undefined;
         return {
           kind: "ok",

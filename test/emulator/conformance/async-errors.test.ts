@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { customerAndMeter, manualClock, setup } from "../helpers.ts";
-import { destination, T0, usageParams } from "./support.ts";
+import { customerAndMeter, manualClock } from "../helpers.ts";
+import { destination, setup, T0, usageParams } from "./support.ts";
 
 const SECRET = "whsec_conformance";
 

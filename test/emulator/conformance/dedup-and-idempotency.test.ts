@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { customerAndMeter, manualClock, rejectionOf, setup } from "../helpers.ts";
-import { T0, usageParams } from "./support.ts";
+import { customerAndMeter, manualClock, rejectionOf } from "../helpers.ts";
+import { setup, T0, usageParams } from "./support.ts";
 
 const HOUR = 60 * 60;
 

@@ -1,44 +1,8 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import type { UsageRecord } from "../../../src/emulator/index.ts";
-import { manualClock, rejectionOf, setup } from "../helpers.ts";
-import { T0 } from "./support.ts";
-
-const PRE_BASIL = "2024-09-30.acacia";
-
-/** A customer subscribed to a monthly metered price (lookup key "api_requests"). */
-async function meteredItem(stripe: Stripe): Promise<Stripe.SubscriptionItem> {
-  const customer = await stripe.customers.create({ name: "Acme" });
-  const price = await stripe.prices.create({
-    currency: "usd",
-    unit_amount: 2,
-    product_data: { name: "API requests" },
-    recurring: { interval: "month", usage_type: "metered" },
-    lookup_key: "api_requests",
-  });
-  const subscription: Stripe.Subscription = await stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price: price.id }],
-  });
-  const item = subscription.items.data[0];
-  if (!item) throw new Error("no item");
-  return item;
-}
-
-/** POST a usage record through rawRequest, pinned to `apiVersion`. */
-function usageRecord(
-  stripe: Stripe,
-  item: string,
-  params: Record<string, unknown>,
-  options: { apiVersion?: string; idempotencyKey?: string } = { apiVersion: PRE_BASIL },
-): Promise<UsageRecord> {
-  return stripe.rawRequest(
-    "POST",
-    `/v1/subscription_items/${item}/usage_records`,
-    params,
-    options,
-  ) as Promise<Stripe.Response<UsageRecord>>;
-}
+import { manualClock, rejectionOf } from "../helpers.ts";
+import { meteredItem, PRE_BASIL, usageRecord } from "./legacy-support.ts";
+import { setup, T0 } from "./support.ts";
 
 describe("stripe-facts: Which API reports usage — legacy usage records", () => {
   it('subscriptions: items carry current_period_start/end (basil puts them on items), "enough to support legacy usage records"', async () => {

@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { clientFor, customerAndMeter, manualClock, rejectionOf, setup } from "../helpers.ts";
-import { streamClient, T0, usageParams } from "./support.ts";
+import { clientFor, customerAndMeter, manualClock, rejectionOf } from "../helpers.ts";
+import { setup, streamClient, T0, usageParams } from "./support.ts";
 
 describe("stripe-facts: Rate limits", () => {
   it('rate limits: "test mode and sandboxes 25/s … in test mode both [meter events and the stream] count toward 25/s"', async () => {

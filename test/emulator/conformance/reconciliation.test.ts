@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { customerAndMeter, manualClock, rejectionOf, setup } from "../helpers.ts";
-import { T0 } from "./support.ts";
+import { customerAndMeter, manualClock, rejectionOf } from "../helpers.ts";
+import { setup, T0 } from "./support.ts";
 
 describe("stripe-facts: Reconciliation", () => {
   it('summaries: "GET /v1/billing/meters/{id}/event_summaries?customer&start_time&end_time → aggregated_value" via stripe.billing.meters.listEventSummaries', async () => {

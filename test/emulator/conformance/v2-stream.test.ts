@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { customerAndMeter, manualClock, rejectionOf, setup } from "../helpers.ts";
-import { streamClient, T0 } from "./support.ts";
+import { clientFor, customerAndMeter, manualClock, rejectionOf } from "../helpers.ts";
+import { setup, streamClient, T0 } from "./support.ts";
 
 const iso = (unix: number) => new Date(unix * 1000).toISOString();
 
@@ -105,5 +105,56 @@ describe("stripe-facts: Which API reports usage — v2 stream", () => {
       "meter_event_customer_not_found",
       "no_meter",
     ]);
+  });
+  it('v2 errors carry a code, as the document\'s v2.error requires ("code" and "message"), and keep the SDK class their status gives', async () => {
+    // Fault draws: latency, outcome, ambiguous kind; 0.9 ≥ 0.5 answers an ambiguous fault 500.
+    const { emu, stripe } = await setup({}, { random: () => 0.9 });
+    const unauthenticated = await rejectionOf(
+      clientFor(emu, "sk_test_unknown").v2.billing.meterEventSession.create(),
+    );
+    expect(unauthenticated).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
+    expect(unauthenticated).toMatchObject({ statusCode: 401, code: "unauthenticated" });
+
+    const unknownToken = await rejectionOf(
+      streamClient(emu, "ek_test_unknown").v2.billing.meterEventStream.create({ events: [] }),
+    );
+    expect(unknownToken).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
+    expect(unknownToken).toMatchObject({ statusCode: 401, code: "unauthenticated" });
+
+    const session = await stripe.v2.billing.meterEventSession.create();
+    const unparsable = await fetch(`${emu.url}/v2/billing/meter_event_stream`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${session.authentication_token}`,
+        "content-type": "application/json",
+      },
+      body: "{",
+    });
+    expect(unparsable.status).toBe(400);
+    expect(await unparsable.json()).toMatchObject({
+      error: { type: "invalid_request_error", code: "invalid_request" },
+    });
+
+    emu.setEndpointFaults("meter_event_stream", { p500: 1 });
+    const failed = await rejectionOf(
+      streamClient(emu, session.authentication_token).v2.billing.meterEventStream.create({
+        events: [{ event_name: "api_requests", payload: { stripe_customer_id: "c", value: "1" } }],
+      }),
+    );
+    expect(failed).toBeInstanceOf(Stripe.errors.StripeAPIError);
+    expect(failed).toMatchObject({ statusCode: 500, code: "internal_error" });
+    // Applied, then answered 500: the 500 replaces a success after the error handler ran.
+    emu.setEndpointFaults("meter_event_stream", { p500: 0, pAmbiguous: 1 });
+    const appliedThenFailed = await rejectionOf(
+      streamClient(emu, session.authentication_token).v2.billing.meterEventStream.create({
+        events: [{ event_name: "api_requests", payload: { stripe_customer_id: "c", value: "1" } }],
+      }),
+    );
+    expect(appliedThenFailed).toMatchObject({ statusCode: 500, code: "internal_error" });
+    expect(emu.ledger().events).toHaveLength(1);
+
+    const unknownUrl = await rejectionOf(stripe.rawRequest("GET", "/v2/billing/nothing_here"));
+    expect(unknownUrl).toMatchObject({ statusCode: 404, code: "not_found" });
+    expect((unknownUrl as Error).message).toMatch(/^Unrecognized request URL/);
   });
 });

@@ -1,0 +1,153 @@
+import { sql } from "drizzle-orm";
+import type Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../../src/db/connect.ts";
+import { rows } from "../../src/db/rows.ts";
+import { customers } from "../../src/db/schema/customers.ts";
+import { meters } from "../../src/db/schema/meters.ts";
+import { subscriptionItems } from "../../src/db/schema/subscription-items.ts";
+import { type RunningEmulator, startEmulator } from "../../src/emulator/index.ts";
+import { createStripeClient } from "../../src/reporter/stripe-client.ts";
+import { backends, freshDatabase } from "../support/db.ts";
+import { KEY, pendingCount, reporterAllModes, testSettings } from "./harness.ts";
+import { insertEvents, waitFor } from "./seed.ts";
+import { subscribedItem } from "./subscriptions.ts";
+
+const EVENT = "api_calls";
+
+describe.each(backends)("usage records exactly once, on %s", (kind) => {
+  let database: Database;
+  let emu: RunningEmulator;
+  let stripe: Stripe;
+  beforeAll(async () => {
+    database = await freshDatabase(kind);
+    // A fixed random source: an ambiguous fault is always "applied, then 500" (never a drop).
+    emu = await startEmulator({ port: 0, apiKeys: [KEY] }, { random: () => 0.9 });
+    stripe = createStripeClient({ secretKey: KEY, apiBase: emu.url, timeoutMs: 5_000 });
+    await database.db.insert(meters).values({ eventName: EVENT, deliveryMode: "usage_records" });
+  });
+  afterAll(async () => {
+    await emu.close();
+    await database.close();
+  });
+
+  /** `n` customers subscribed now and linked, with their items set to `item(i)` or the real one. */
+  async function subscribed(prefix: string, n: number, item?: (i: number) => string) {
+    const made: Array<{ key: string; item: string }> = [];
+    for (let i = 0; i < n; i++) {
+      const sub = await subscribedItem(stripe, EVENT);
+      const key = `${prefix}-${i}`;
+      made.push({ key, item: item?.(i) ?? sub.item });
+      await database.db.insert(customers).values({ key, stripeCustomerId: sub.customer });
+    }
+    await database.db
+      .insert(subscriptionItems)
+      .values(
+        made.map((c) => ({ customerKey: c.key, eventName: EVENT, subscriptionItemId: c.item })),
+      );
+    return made;
+  }
+
+  const records = (item: string) =>
+    emu.ledger().usage_records.filter((r) => r.subscription_item === item);
+
+  it("usage records: one 500 is never recovered — no longer: a 500 that applied nothing is resent under a new key; one after applying is reported, not resent", async () => {
+    const { db } = database;
+    const [lost, applied] = await subscribed("ur500", 2);
+    if (!lost || !applied) throw new Error("set-up failed");
+    // Inside the subscriptions' first period, which began when they were made.
+    const occurredAt = new Date();
+
+    // 1. Stripe fails before applying and stores the 500 under the event's key.
+    emu.setEndpointFaults("usage_records", { p500: 1 });
+    await insertEvents(db, [
+      { id: "ur-lost", customerKey: lost.key, eventName: EVENT, value: 5, occurredAt },
+    ]);
+    const r = reporterAllModes(
+      db,
+      stripe,
+      testSettings({ id: "ur", backoffBaseMs: 300, backoffMaxMs: 600 }),
+    );
+    try {
+      await waitFor("the first 500", async () => (await attempts(database, "ur-lost")) >= 1);
+      emu.clearEndpointFaults("usage_records");
+      await waitFor("ur-lost to settle", async () => (await pendingCount(db)) === 0);
+
+      // 2. Stripe applies the record, then answers 500 (stored under the key as well).
+      emu.setEndpointFaults("usage_records", { pAmbiguous: 1 });
+      await insertEvents(db, [
+        { id: "ur-applied", customerKey: applied.key, eventName: EVENT, value: 7, occurredAt },
+      ]);
+      await waitFor("ur-applied to settle", async () => (await pendingCount(db)) === 0);
+    } finally {
+      emu.clearEndpointFaults("usage_records");
+      await r.stop();
+    }
+    const settled = await rows<{ id: string; status: string; key_generation: number }>(
+      db,
+      sql`select id, status, key_generation from usage_events order by id`,
+    );
+    expect(settled).toEqual([
+      { id: "ur-applied", status: "reported", key_generation: 0 },
+      { id: "ur-lost", status: "reported", key_generation: 1 },
+    ]);
+    // Counted exactly once each: the lost one by its resend, the applied one by its first send.
+    expect(records(lost.item).map((x) => x.quantity)).toEqual([5]);
+    expect(records(applied.item).map((x) => x.quantity)).toEqual([7]);
+  });
+
+  it("gone subscription items trip a permanent halt no longer: six customers with gone items among fifty healthy ones are dead-lettered (customer scope), the rest flow", async () => {
+    const { db } = database;
+    const healthy = await subscribed("ok", 50);
+    const gone = await subscribed("gone", 6, (i) => `si_gone_${i}`);
+    const occurredAt = new Date();
+    const events = [
+      ...healthy.flatMap((c) =>
+        [1, 2, 3].map((n) => ({ id: `${c.key}-${n}`, customerKey: c.key })),
+      ),
+      ...gone.flatMap((c) => [1, 2].map((n) => ({ id: `${c.key}-${n}`, customerKey: c.key }))),
+    ];
+    // Interleaved in the queue: the gone customers' events are not all at its head or tail.
+    events.sort((a, b) => a.id.localeCompare(b.id));
+    const base = Date.now() - 3_600_000;
+    await insertEvents(
+      db,
+      events.map((e, i) => ({
+        ...e,
+        eventName: EVENT,
+        value: 1,
+        occurredAt,
+        nextAttemptAt: new Date(base + i),
+      })),
+    );
+    const r = reporterAllModes(db, stripe, testSettings({ id: "gone", haltProbeMs: 100 }));
+    try {
+      await waitFor("the queue to empty", async () => (await pendingCount(db)) === 0, 60_000);
+    } finally {
+      await r.stop();
+    }
+    const outcome = await rows<{ status: string; code: string | null; n: number }>(
+      db,
+      sql`select status, last_error_code as code, count(*)::int as n from usage_events
+          where customer_key like 'ok-%' or customer_key like 'gone-%'
+          group by status, last_error_code order by status`,
+    );
+    expect(outcome).toEqual([
+      { status: "failed", code: "resource_missing", n: 12 },
+      { status: "reported", code: null, n: 150 },
+    ]);
+    const circuits = await rows<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from reporter_circuits`,
+    );
+    expect(circuits[0]?.n).toBe(0);
+  });
+});
+
+async function attempts(database: Database, id: string): Promise<number> {
+  const [row] = await rows<{ n: number }>(
+    database.db,
+    sql`select count(*)::int as n from usage_event_attempts where event_id = ${id}`,
+  );
+  return row?.n ?? 0;
+}
