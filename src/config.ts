@@ -48,6 +48,7 @@ const envSchema = z.object({
   METERLINE_SYSTEMIC_CUSTOMERS: int(2, 10_000).default(5),
   METERLINE_SYSTEMIC_WINDOW_MS: int(1000).default(60_000),
   METERLINE_RATE_LIMIT: int(1, 100_000).optional(),
+  METERLINE_MAX_FUTURE_MINUTES: int(1, 7 * 24 * 60).default(60),
 });
 
 /** Meterline's configuration, parsed once at the entry point and passed down as plain data. */
@@ -59,6 +60,10 @@ export interface Config {
   host: string;
   port: number;
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  ingest: {
+    /** How far ahead of the server's clock an event's timestamp may be; further is refused. */
+    maxFutureMinutes: number;
+  };
   stripe: {
     /** Secret key; null means: start the bundled emulator and use it. */
     secretKey: string | null;
@@ -90,7 +95,7 @@ export interface Config {
     /** Distinct customers with the same rejection code, within the window, that mean "systemic". */
     systemicCustomers: number;
     systemicWindowMs: number;
-    /** Stripe requests per second per process; null: by the key's mode (reporter/limiter.ts). */
+    /** The account's Stripe requests per second, shared by the live workers; null: by the key's mode (reporter/limiter.ts). */
     rateLimit: number | null;
   };
 }
@@ -123,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    ingest: { maxFutureMinutes: e.METERLINE_MAX_FUTURE_MINUTES },
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY ?? null,
       apiBase: e.STRIPE_API_BASE ?? null,

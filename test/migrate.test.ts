@@ -21,6 +21,7 @@ describe.each(backends)("migrations on %s", (kind) => {
       );
       expect(tables.map((r) => r.table_name)).toEqual([
         "api_keys",
+        "async_rejections",
         "customers",
         "meters",
         "reporter_circuits",
@@ -28,6 +29,7 @@ describe.each(backends)("migrations on %s", (kind) => {
         "subscription_items",
         "usage_event_attempts",
         "usage_events",
+        "workers",
       ]);
     } finally {
       await database.close();

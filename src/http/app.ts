@@ -9,11 +9,15 @@ import { deadLettersRoutes } from "../ops/dead-letters-route.ts";
 import { healthRoutes, type Readiness } from "../ops/health-routes.ts";
 import { metersRoutes } from "../ops/meters-route.ts";
 import { statsRoutes } from "../ops/stats-route.ts";
+import { workerGoneAfterMs } from "../outbox/workers.ts";
 import { authenticate } from "./auth.ts";
+import { handleClientError } from "./client-errors.ts";
 import { handleError } from "./error-handler.ts";
+import { handleFrameworkError } from "./framework-errors.ts";
 import { installJsonParser } from "./json-body.ts";
-import { BODY_LIMIT } from "./limits.ts";
+import { BODY_LIMIT, MAX_PARAM_LENGTH } from "./limits.ts";
 import { installNotFound } from "./not-found.ts";
+import { installTextGuard } from "./text-guard.ts";
 
 /** What the HTTP app needs from its entry point. */
 export interface AppDeps {
@@ -34,12 +38,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     bodyLimit: BODY_LIMIT,
     // Customer keys may be 255 characters, percent-encoded to more; the routes check the rule.
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A caller's (or proxy's) X-Request-Id is kept, so one id follows a request across systems.
     requestIdHeader: "x-request-id",
     genReqId: () => randomUUID(),
     // A client that hangs up mid-batch must not leave a handler writing to a closed socket for long.
     requestTimeout: 60_000,
+    // What fastify and Node refuse before any route runs is answered in our error shape too.
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
   });
   app.decorateRequest("apiKey", null);
   app.addHook("onRequest", async (request, reply) => {
@@ -47,15 +54,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installJsonParser(app);
   installNotFound(app);
+  installTextGuard(app);
   app.setErrorHandler(handleError);
 
-  await app.register(healthRoutes, { db: deps.db, readiness: deps.readiness });
+  // A worker is gone after two of its leases without a heartbeat (outbox/workers.ts).
+  const liveWithinMs = workerGoneAfterMs(deps.config.worker.leaseMs);
+  await app.register(healthRoutes, { db: deps.db, readiness: deps.readiness, liveWithinMs });
   await app.register(
     async (v1) => {
       // Every /v1 route needs a key; each route's config.role says which (admin when unset).
       v1.addHook("onRequest", authenticate(deps.db));
-      await v1.register(eventsRoutes, { db: deps.db });
-      await v1.register(eventTraceRoutes, { db: deps.db });
+      await v1.register(eventsRoutes, {
+        db: deps.db,
+        maxFutureMinutes: deps.config.ingest.maxFutureMinutes,
+      });
+      await v1.register(eventTraceRoutes, { db: deps.db, liveWithinMs });
       await v1.register(customersRoutes, { db: deps.db });
       await v1.register(metersRoutes, { db: deps.db });
       await v1.register(statsRoutes, { db: deps.db });

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Db } from "../db/connect.ts";
 import type { ApiKey, ApiKeyRole } from "../db/schema/api-keys.ts";
+import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
 import { verifyApiKey } from "../ops/api-keys.ts";
 
@@ -46,24 +47,24 @@ export function authorize(
   if (credentials.kind === "missing") {
     return new ApiError(
       401,
-      "unauthorized",
+      ErrorCode.unauthorized,
       "missing API key: send Authorization: Bearer <secret>",
     );
   }
   if (credentials.kind === "malformed") {
     return new ApiError(
       401,
-      "unauthorized",
+      ErrorCode.unauthorized,
       "invalid Authorization header: expected Bearer <secret>",
     );
   }
   if (key === null) {
-    return new ApiError(401, "unauthorized", "invalid API key: unknown or revoked");
+    return new ApiError(401, ErrorCode.unauthorized, "invalid API key: unknown or revoked");
   }
   if (!roleAllows(key.role, needs)) {
     return new ApiError(
       403,
-      "forbidden",
+      ErrorCode.forbidden,
       `this route needs an ${needs} key; key "${key.name}" has role ${key.role}`,
     );
   }

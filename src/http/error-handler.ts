@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
-import { BODY_LIMIT_TEXT } from "./limits.ts";
+import { BODY_LIMIT_TEXT, MAX_PARAM_LENGTH } from "./limits.ts";
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -9,41 +10,57 @@ export interface ErrorBody {
     message: string;
     field?: string;
     errors?: ApiError["details"]["errors"];
+    /** Present (true) when `errors` lists only the first `errors.length` of `total_errors`. */
+    truncated?: boolean;
+    total_errors?: number;
     ids?: string[];
   };
 }
 
 /** Fastify's own client errors, by fastify code: our stable code and a message for people. */
-const fastifyErrors: Record<string, { code: string; message: string }> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: "invalid_json", message: "body is not valid JSON" },
+const fastifyErrors: Record<string, { code: ErrorCode; message: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    code: ErrorCode.invalid_json,
+    message: "body is not valid JSON",
+  },
   FST_ERR_CTP_EMPTY_JSON_BODY: {
-    code: "invalid_json",
+    code: ErrorCode.invalid_json,
     message: "body is empty but Content-Type is application/json",
   },
   FST_ERR_CTP_BODY_TOO_LARGE: {
-    code: "body_too_large",
+    code: ErrorCode.body_too_large,
     message: `body exceeds the ${BODY_LIMIT_TEXT} limit: send at most 1,000 events per request`,
   },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
-    code: "unsupported_media_type",
+    code: ErrorCode.unsupported_media_type,
     message: "Content-Type must be application/json",
   },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
-    code: "invalid_content_length",
+    code: ErrorCode.invalid_content_length,
     message: "body size does not match Content-Length",
   },
-  FST_ERR_BAD_URL: { code: "invalid_url", message: "URL is not valid (bad percent-encoding?)" },
-  FST_ERR_MAX_PARAM_LENGTH: { code: "url_too_long", message: "a URL segment is too long" },
+  // The path is not echoed: it may be long, and it is what the client sent anyway.
+  FST_ERR_BAD_URL: {
+    code: ErrorCode.invalid_url,
+    message:
+      "the URL path is not valid: every % must start a %XX escape, and the escapes must decode to UTF-8",
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    code: ErrorCode.url_too_long,
+    message: `a URL path segment is longer than ${MAX_PARAM_LENGTH} characters`,
+  },
 };
 
 /** Stable codes for other client errors fastify raises, by status. */
-const codeByStatus: Record<number, string> = {
-  400: "bad_request",
-  404: "not_found",
-  405: "method_not_allowed",
-  413: "body_too_large",
-  414: "url_too_long",
-  415: "unsupported_media_type",
+const codeByStatus: Record<number, ErrorCode> = {
+  400: ErrorCode.bad_request,
+  404: ErrorCode.not_found,
+  405: ErrorCode.method_not_allowed,
+  408: ErrorCode.request_timeout,
+  413: ErrorCode.body_too_large,
+  414: ErrorCode.url_too_long,
+  415: ErrorCode.unsupported_media_type,
+  431: ErrorCode.headers_too_large,
 };
 
 // Postgres SQLSTATE classes that mean "the database is unavailable or busy", not "the code is
@@ -73,29 +90,36 @@ export function toApiError(err: unknown, requestId: string): ApiError {
   if (status !== undefined && status >= 400 && status < 500) {
     return new ApiError(
       status,
-      codeByStatus[status] ?? "bad_request",
+      codeByStatus[status] ?? ErrorCode.bad_request,
       fastify?.message ?? "bad request",
     );
   }
   if (databaseUnavailable(err)) {
-    return new ApiError(503, "service_unavailable", "the database is unavailable; retry shortly");
+    return new ApiError(
+      503,
+      ErrorCode.service_unavailable,
+      "the database is unavailable; retry shortly",
+    );
   }
   return new ApiError(
     500,
-    "internal_error",
+    ErrorCode.internal_error,
     `internal error (request ${requestId}); the server log has the details`,
   );
 }
 
 /** Renders an ApiError as the JSON error body. */
 export function errorBody(error: ApiError): ErrorBody {
-  const { field, errors, ids } = error.details;
+  const { field, errors, truncated, totalErrors, ids } = error.details;
   return {
     error: {
       code: error.code,
       message: error.message,
       ...(field !== undefined ? { field } : {}),
       ...(errors !== undefined ? { errors } : {}),
+      ...(truncated === true
+        ? { truncated, total_errors: totalErrors ?? errors?.length ?? 0 }
+        : {}),
       ...(ids !== undefined ? { ids } : {}),
     },
   };

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
 
 /**
@@ -12,12 +13,20 @@ export function installJsonParser(app: FastifyInstance): void {
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.trim() === "") {
-      done(new ApiError(400, "invalid_json", "body is empty but Content-Type is application/json"));
+      done(
+        new ApiError(
+          400,
+          ErrorCode.invalid_json,
+          "body is empty but Content-Type is application/json",
+        ),
+      );
       return;
     }
     secureParse(request, text, (err, value) => {
       done(
-        err ? new ApiError(400, "invalid_json", `body is not valid JSON: ${why(text)}`) : null,
+        err
+          ? new ApiError(400, ErrorCode.invalid_json, `body is not valid JSON: ${why(text)}`)
+          : null,
         value,
       );
     });

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
 
 /** A registered route, reduced to what telling 404 from 405 needs. */
@@ -44,10 +45,10 @@ export function installNotFound(app: FastifyInstance): void {
       reply.header("allow", allowed.join(", "));
       throw new ApiError(
         405,
-        "method_not_allowed",
+        ErrorCode.method_not_allowed,
         `${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}`,
       );
     }
-    throw new ApiError(404, "not_found", `no route for ${request.method} ${path}`);
+    throw new ApiError(404, ErrorCode.not_found, `no route for ${request.method} ${path}`);
   });
 }

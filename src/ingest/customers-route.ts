@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { Db } from "../db/connect.ts";
-import { parseBody } from "../http/validation.ts";
+import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
+import { parseBody } from "../validation/parse-body.ts";
 import {
   customerView,
   deleteCustomer,
@@ -73,7 +74,7 @@ export const customersRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db 
       const key = customerKey(request.params.key);
       const eventName = eventNameSchema.safeParse(request.params.event_name);
       if (!eventName.success) {
-        throw new ApiError(400, "invalid_param", `event_name ${fieldRules.event_name}`, {
+        throw new ApiError(400, ErrorCode.invalid_param, `event_name ${fieldRules.event_name}`, {
           field: "event_name",
         });
       }
@@ -97,14 +98,14 @@ export const customersRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db 
     if (stripeId === undefined) {
       throw new ApiError(
         400,
-        "invalid_query",
+        ErrorCode.invalid_query,
         "stripe_customer_id is required: GET /v1/customers?stripe_customer_id=cus_… (or GET /v1/customers/:key)",
         { field: "stripe_customer_id" },
       );
     }
     const parsed = stripeCustomerIdSchema.safeParse(stripeId);
     if (!parsed.success) {
-      throw new ApiError(400, "invalid_query", `stripe_customer_id ${stripeIdRule}`, {
+      throw new ApiError(400, ErrorCode.invalid_query, `stripe_customer_id ${stripeIdRule}`, {
         field: "stripe_customer_id",
       });
     }
@@ -124,11 +125,13 @@ export const customersRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db 
 function customerKey(raw: string): string {
   const parsed = customerKeySchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ApiError(400, "invalid_param", `key ${fieldRules.customer}`, { field: "key" });
+    throw new ApiError(400, ErrorCode.invalid_param, `key ${fieldRules.customer}`, {
+      field: "key",
+    });
   }
   return parsed.data;
 }
 
 function notFound(message: string): ApiError {
-  return new ApiError(404, "customer_not_found", message);
+  return new ApiError(404, ErrorCode.customer_not_found, message);
 }

@@ -1,5 +1,21 @@
+import { ErrorCode, ItemErrorCode } from "../lib/error-codes.ts";
 import { ApiError, type ItemError } from "../lib/errors.ts";
-import { type EventInput, sameContent } from "./event-input.ts";
+import { ItemErrorList } from "../validation/item-error-list.ts";
+import type { EventInput } from "./event-input.ts";
+
+/**
+ * How far ahead of the server's clock an event's timestamp may be, by default (config:
+ * METERLINE_MAX_FUTURE_MINUTES). Stripe refuses meter events more than 5 minutes ahead of its
+ * clock; those within the bound wait in pre-flight until Stripe takes them, while one days ahead
+ * (a clock or unit bug) would wait for days in silence, so it is refused while the producer is
+ * still on the line.
+ */
+export const MAX_FUTURE_MINUTES = 60;
+
+// The instants Postgres timestamptz stores that RFC 3339 can write: years 0001 to 9999. An offset
+// can push a valid-looking date outside them (0001-01-01T00:00:00+01:00 is in year 0).
+const EARLIEST_MS = Date.parse("0001-01-01T00:00:00Z");
+const LATEST_MS = Date.parse("9999-12-31T23:59:59.999Z");
 
 /** What the database knows about the customers and meters a batch names. */
 export interface KnownReferences {
@@ -22,6 +38,50 @@ export interface StoredContent {
 const NAMED = 10;
 
 /**
+ * Why an event's own timestamp cannot be ingested, as an item error's code and message; null
+ * when it can. Old timestamps are accepted: pre-flight dead-letters those Stripe would refuse,
+ * with the reason, where an operator sees them.
+ */
+export function timestampError(
+  occurredAt: Date,
+  now: Date,
+  field: string,
+  maxFutureMinutes: number,
+): Pick<ItemError, "code" | "message"> | null {
+  const at = occurredAt.getTime();
+  if (!(at >= EARLIEST_MS && at <= LATEST_MS)) {
+    return {
+      code: ItemErrorCode.timestamp_out_of_range,
+      message: `${field} must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once its offset is applied`,
+    };
+  }
+  if (at - now.getTime() > maxFutureMinutes * 60_000) {
+    return {
+      code: ItemErrorCode.timestamp_too_far_ahead,
+      message: `${field} must be at most ${maxFutureMinutes} minutes ahead of the server's clock (it is ${occurredAt.toISOString()}; the server's clock reads ${now.toISOString()})`,
+    };
+  }
+  return null;
+}
+
+/**
+ * True when two events carry the same content. A defaulted timestamp is not content the producer
+ * sent, so it is left out: a retry of an event without a timestamp is a duplicate, not a conflict.
+ */
+export function sameContent(
+  a: Pick<EventInput, "customer" | "eventName" | "value" | "occurredAt" | "occurredAtDefaulted">,
+  b: Pick<EventInput, "customer" | "eventName" | "value" | "occurredAt" | "occurredAtDefaulted">,
+): boolean {
+  const sameTime =
+    a.occurredAtDefaulted ||
+    b.occurredAtDefaulted ||
+    a.occurredAt.getTime() === b.occurredAt.getTime();
+  return (
+    a.customer === b.customer && a.eventName === b.eventName && a.value === b.value && sameTime
+  );
+}
+
+/**
  * Decides whether every event names a customer and a meter that exist (422 otherwise). Refusing
  * now, while the producer is still on the line, beats dead-lettering later an event nobody can
  * bill. An inactive meter is fine: its events wait in pre-flight. The code is the first problem
@@ -38,45 +98,45 @@ export function referenceError(
     customer_deleted: new Set<string>(),
     unknown_event_name: new Set<string>(),
   };
-  const errors: ItemError[] = [];
+  const errors = new ItemErrorList();
   for (const event of events) {
     const index = event.index;
     const prefix = batch ? `events[${index}].` : "";
     const status = known.customers.get(event.customer);
     if (status === undefined) {
       problems.unknown_customer.add(event.customer);
-      errors.push(
+      errors.add(() =>
         item(
           index,
           `${prefix}customer`,
-          "unknown_customer",
+          ItemErrorCode.unknown_customer,
           `${prefix}customer "${event.customer}" does not exist (create it with PUT /v1/customers/:key)`,
         ),
       );
     } else if (status === "deleted") {
       problems.customer_deleted.add(event.customer);
-      errors.push(
+      errors.add(() =>
         item(
           index,
           `${prefix}customer`,
-          "customer_deleted",
+          ItemErrorCode.customer_deleted,
           `${prefix}customer "${event.customer}" was deleted`,
         ),
       );
     }
     if (!known.meters.has(event.eventName)) {
       problems.unknown_event_name.add(event.eventName);
-      errors.push(
+      errors.add(() =>
         item(
           index,
           `${prefix}event_name`,
-          "unknown_event_name",
+          ItemErrorCode.unknown_event_name,
           `${prefix}event_name "${event.eventName}" has no meter (declare it with PUT /v1/meters/:event_name)`,
         ),
       );
     }
   }
-  if (errors.length === 0) return null;
+  if (errors.total === 0) return null;
 
   const parts: string[] = [];
   if (problems.unknown_customer.size > 0)
@@ -88,8 +148,8 @@ export function referenceError(
   }
   const code =
     (Object.keys(problems) as Array<keyof typeof problems>).find((k) => problems[k].size > 0) ??
-    "unknown_customer";
-  return new ApiError(422, code, `${parts.join("; ")}; nothing stored`, { errors });
+    ErrorCode.unknown_customer;
+  return new ApiError(422, code, `${parts.join("; ")}; nothing stored`, errors.details());
 }
 
 /**
@@ -122,13 +182,13 @@ export function compareWithStored(
 export function conflictError(ids: readonly string[]): ApiError {
   return new ApiError(
     409,
-    "conflicting_event",
+    ErrorCode.conflicting_event,
     `${ids.length} event id${ids.length === 1 ? " is" : "s are"} already stored with different content (customer, event_name, value or timestamp): ${names(new Set(ids))}; nothing stored`,
     { ids: [...ids] },
   );
 }
 
-function item(index: number, field: string, code: string, message: string): ItemError {
+function item(index: number, field: string, code: ItemErrorCode, message: string): ItemError {
   return { index, field, code, message };
 }
 

@@ -1,6 +1,10 @@
 import { z } from "zod";
-import { describeIssues, isObject } from "../http/validation.ts";
-import { ApiError, type ItemError } from "../lib/errors.ts";
+import { ErrorCode, ItemErrorCode } from "../lib/error-codes.ts";
+import { ApiError } from "../lib/errors.ts";
+import { describeIssues, isObject, shownName } from "../validation/describe-issues.ts";
+import { ItemErrorList } from "../validation/item-error-list.ts";
+import { pgText } from "../validation/text.ts";
+import { MAX_FUTURE_MINUTES, sameContent, timestampError } from "./event-checks.ts";
 
 /** Most events one request may carry: it bounds one transaction and one insert statement. */
 export const MAX_BATCH = 1000;
@@ -16,10 +20,10 @@ export const eventIdSchema = z
   .regex(/^[A-Za-z0-9._:-]+$/);
 
 /** The platform's customer key, as producers send it and as `/v1/customers/:key` names it. */
-export const customerKeySchema = z.string().min(1).max(255);
+export const customerKeySchema = pgText().min(1).max(255);
 
 /** A meter's event name (Stripe caps event_name at 100 characters). */
-export const eventNameSchema = z.string().min(1).max(100);
+export const eventNameSchema = pgText().min(1).max(100);
 
 /** The sentence after the field name when a rule is broken; shared with the meter and customer routes. */
 export const fieldRules = {
@@ -70,23 +74,40 @@ export type EventsParse =
     }
   | { ok: false; error: ApiError };
 
+/** How many stray keys beside "events" a message names. */
+const NAMED_KEYS = 5;
+
 const bodyShape = `one event object or {"events": [...]} with 1 to ${MAX_BATCH} events`;
+
+/** The bounds parseEvents checks beyond the shape. */
+export interface EventLimits {
+  /** How far ahead of `now` a timestamp may be (METERLINE_MAX_FUTURE_MINUTES). */
+  maxFutureMinutes: number;
+}
 
 /**
  * Validates a POST /v1/events body: one event object, or `{"events": [...]}`. Pure: `now` is the
- * default timestamp. Every item is checked and every error reported, so a producer fixes a batch
- * in one round. Repeats of an id inside the batch fold into one event when identical and are an
+ * server's clock, the default timestamp and what "ahead" is measured from. Every item is checked
+ * and every error counted, so a producer fixes a batch in one round; the first hundred are
+ * described. Repeats of an id inside the batch fold into one event when identical and are an
  * error when not.
  */
-export function parseEvents(body: unknown, now: Date): EventsParse {
+export function parseEvents(
+  body: unknown,
+  now: Date,
+  limits: EventLimits = { maxFutureMinutes: MAX_FUTURE_MINUTES },
+): EventsParse {
   if (!isObject(body)) return bodyError("body", `body must be ${bodyShape}`);
   const batch = Object.hasOwn(body, "events");
   if (batch) {
     const extra = Object.keys(body).filter((k) => k !== "events");
     if (extra[0] !== undefined) {
+      // Named, not all listed: a body may carry thousands of stray keys.
+      const named = extra.slice(0, NAMED_KEYS).map(shownName).join(", ");
+      const more = extra.length > NAMED_KEYS ? ` and ${extra.length - NAMED_KEYS} more` : "";
       return bodyError(
-        extra[0],
-        `${extra.join(", ")}: not allowed beside "events" (body must be ${bodyShape})`,
+        shownName(extra[0]),
+        `${named}${more}: not allowed beside "events" (body must be ${bodyShape})`,
       );
     }
   }
@@ -98,7 +119,7 @@ export function parseEvents(body: unknown, now: Date): EventsParse {
     return bodyError("events", `events must hold 1 to ${MAX_BATCH} events (got ${items.length})`);
   }
 
-  const errors: ItemError[] = [];
+  const errors = new ItemErrorList();
   const events: EventInput[] = [];
   // id → the first item that carried it.
   const seen = new Map<string, EventInput>();
@@ -107,12 +128,18 @@ export function parseEvents(body: unknown, now: Date): EventsParse {
     const prefix = batch ? `events[${index}].` : "";
     const parsed = eventSchema.safeParse(item);
     if (!parsed.success) {
-      errors.push(
-        ...describeIssues(parsed.error.issues, item, { index, prefix, rules: fieldRules }),
-      );
+      describeIssues(parsed.error.issues, item, { index, prefix, rules: fieldRules }, errors);
       return;
     }
     const event = toEvent(parsed.data, index, now);
+    if (!event.occurredAtDefaulted) {
+      const field = `${prefix}timestamp`;
+      const wrong = timestampError(event.occurredAt, now, field, limits.maxFutureMinutes);
+      if (wrong !== null) {
+        errors.add(() => ({ index, field, ...wrong }));
+        return;
+      }
+    }
     const first = seen.get(event.id);
     if (first === undefined) {
       seen.set(event.id, event);
@@ -120,33 +147,16 @@ export function parseEvents(body: unknown, now: Date): EventsParse {
     } else if (sameContent(first, event)) {
       repeats++;
     } else {
-      errors.push({
+      errors.add(() => ({
         index,
         field: `${prefix}id`,
-        code: "conflicting_id",
+        code: ItemErrorCode.conflicting_id,
         message: `${prefix}id "${event.id}" repeats events[${first.index}].id with different content`,
-      });
+      }));
     }
   });
-  if (errors.length > 0) return { ok: false, error: invalidEvents(errors) };
+  if (errors.total > 0) return { ok: false, error: invalidEvents(errors) };
   return { ok: true, events, repeats, batch };
-}
-
-/**
- * True when two events carry the same content. A defaulted timestamp is not content the producer
- * sent, so it is left out: a retry of an event without a timestamp is a duplicate, not a conflict.
- */
-export function sameContent(
-  a: Pick<EventInput, "customer" | "eventName" | "value" | "occurredAt" | "occurredAtDefaulted">,
-  b: Pick<EventInput, "customer" | "eventName" | "value" | "occurredAt" | "occurredAtDefaulted">,
-): boolean {
-  const sameTime =
-    a.occurredAtDefaulted ||
-    b.occurredAtDefaulted ||
-    a.occurredAt.getTime() === b.occurredAt.getTime();
-  return (
-    a.customer === b.customer && a.eventName === b.eventName && a.value === b.value && sameTime
-  );
 }
 
 function toEvent(data: z.infer<typeof eventSchema>, index: number, now: Date): EventInput {
@@ -169,16 +179,16 @@ function toEvent(data: z.infer<typeof eventSchema>, index: number, now: Date): E
 }
 
 function bodyError(field: string, message: string): EventsParse {
-  return { ok: false, error: new ApiError(400, "invalid_body", message, { field }) };
+  return { ok: false, error: new ApiError(400, ErrorCode.invalid_body, message, { field }) };
 }
 
-/** 400 invalid_events: the first few messages in the summary, all of them in `errors`. */
-function invalidEvents(errors: ItemError[]): ApiError {
-  const shown = errors.slice(0, 3).map((e) => e.message);
-  const more = errors.length > shown.length ? `; and ${errors.length - shown.length} more` : "";
-  const summary = `${errors.length} invalid field${errors.length === 1 ? "" : "s"}, nothing stored: ${shown.join("; ")}${more}`;
-  return new ApiError(400, "invalid_events", summary, {
-    ...(errors.length === 1 && errors[0] ? { field: errors[0].field } : {}),
-    errors,
+/** 400 invalid_events: the count and the first few messages in the summary, the first 100 in `errors`. */
+function invalidEvents(errors: ItemErrorList): ApiError {
+  const { total } = errors;
+  const summary = `${total} invalid field${total === 1 ? "" : "s"}, nothing stored: ${errors.summary()}`;
+  const only = total === 1 ? errors.listed[0] : undefined;
+  return new ApiError(400, ErrorCode.invalid_events, summary, {
+    ...(only ? { field: only.field } : {}),
+    ...errors.details(),
   });
 }

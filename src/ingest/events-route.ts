@@ -1,8 +1,16 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Db } from "../db/connect.ts";
 import { BODY_LIMIT } from "../http/limits.ts";
+import { MAX_FUTURE_MINUTES } from "./event-checks.ts";
 import { parseEvents } from "./event-input.ts";
 import { storeEvents } from "./store-events.ts";
+
+/** What the events route needs. */
+export interface EventsRouteOptions {
+  db: Db;
+  /** How far ahead of the server's clock a timestamp may be; MAX_FUTURE_MINUTES when unset. */
+  maxFutureMinutes?: number;
+}
 
 /**
  * POST /v1/events (ingest role): one event object, or `{"events": [...]}` with 1 to 1,000.
@@ -11,12 +19,15 @@ import { storeEvents } from "./store-events.ts";
  * events stored now, `duplicates` the no-ops (already stored, or repeated in the batch), so the
  * two add up to the number of items sent.
  */
-export const eventsRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) => {
+export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (
+  app,
+  { db, maxFutureMinutes = MAX_FUTURE_MINUTES },
+) => {
   app.post(
     "/events",
     { bodyLimit: BODY_LIMIT, config: { role: "ingest" } },
     async (request, reply) => {
-      const parsed = parseEvents(request.body, new Date());
+      const parsed = parseEvents(request.body, new Date(), { maxFutureMinutes });
       if (!parsed.ok) throw parsed.error;
       const stored = await storeEvents(db, parsed.events, { batch: parsed.batch });
       return reply

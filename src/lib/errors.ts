@@ -1,7 +1,21 @@
+import type { ItemErrorCode } from "./error-codes.ts";
+
+/** What an ApiError carries beyond its message: the field, the item errors, the ids at fault. */
+export interface ApiErrorDetails {
+  field?: string;
+  errors?: ItemError[];
+  /** True when `errors` lists only the first of more errors (see `totalErrors`). */
+  truncated?: boolean;
+  /** How many item errors there were in all, when `errors` is truncated. */
+  totalErrors?: number;
+  ids?: string[];
+}
+
 /**
- * An error the HTTP API answers with: a stable machine `code`, a message naming the field and
- * the rule, and the HTTP status that fits. Thrown anywhere below a route; the app's error
- * handler renders it as `{"error": {"code", "message", "field"?, "errors"?}}`.
+ * An error the HTTP API answers with: a stable machine `code` (one of ErrorCode, in
+ * error-codes.ts), a message naming the field and the rule, and the HTTP status that fits.
+ * Thrown anywhere below a route; the app's error handler renders it as
+ * `{"error": {"code", "message", "field"?, "errors"?, "truncated"?, "total_errors"?}}`.
  */
 export class ApiError extends Error {
   override readonly name = "ApiError";
@@ -9,7 +23,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details: { field?: string; errors?: ItemError[]; ids?: string[] } = {},
+    readonly details: ApiErrorDetails = {},
   ) {
     super(message);
   }
@@ -19,7 +33,7 @@ export class ApiError extends Error {
 export interface ItemError {
   index: number;
   field: string;
-  code: string;
+  code: ItemErrorCode;
   message: string;
 }
 

@@ -1,8 +1,9 @@
 import { z } from "zod";
-import { describeIssues } from "../http/validation.ts";
 import { customerKeySchema, eventNameSchema, fieldRules } from "../ingest/event-input.ts";
+import { ItemErrorCode } from "../lib/error-codes.ts";
 import type { ItemError } from "../lib/errors.ts";
 import type { DlqFilter } from "../outbox/dlq-where.ts";
+import { describeIssues } from "../validation/describe-issues.ts";
 
 /** The sentence that follows a duration field's name when it is not one. */
 export const DURATION_RULE = "must be a duration like 30m, 2h or 7d";
@@ -51,8 +52,13 @@ export const filterShape = {
   newer_than: durationSchema.optional(),
 };
 
-/** A filter check: the parsed filter, or every broken rule (fields named with `prefix`). */
-export type FilterCheck = { ok: true; filter: DlqFilter } | { ok: false; errors: ItemError[] };
+/**
+ * A filter check: the parsed filter, or the broken rules (fields named with `prefix`): the first
+ * hundred in `errors`, and how many in all in `total`.
+ */
+export type FilterCheck =
+  | { ok: true; filter: DlqFilter }
+  | { ok: false; errors: ItemError[]; total: number };
 
 /**
  * Checks a dead-letter filter as sent (strings, from a query string, a JSON body or CLI flags)
@@ -62,10 +68,12 @@ export type FilterCheck = { ok: true; filter: DlqFilter } | { ok: false; errors:
 export function checkFilter(input: unknown, prefix = ""): FilterCheck {
   const parsed = z.strictObject(filterShape).safeParse(input);
   if (!parsed.success) {
-    return {
-      ok: false,
-      errors: describeIssues(parsed.error.issues, input, { index: 0, prefix, rules: filterRules }),
-    };
+    const errors = describeIssues(parsed.error.issues, input, {
+      index: 0,
+      prefix,
+      rules: filterRules,
+    });
+    return { ok: false, errors: errors.listed, total: errors.total };
   }
   const f = parsed.data;
   if (f.older_than !== undefined && f.newer_than !== undefined && f.newer_than <= f.older_than) {
@@ -76,10 +84,11 @@ export function checkFilter(input: unknown, prefix = ""): FilterCheck {
         {
           index: 0,
           field,
-          code: "invalid_value",
+          code: ItemErrorCode.invalid_value,
           message: `${field} must be longer than ${prefix}older_than: dead letters older than one and newer than the other cannot exist`,
         },
       ],
+      total: 1,
     };
   }
   return {

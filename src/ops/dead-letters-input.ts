@@ -1,10 +1,13 @@
 import { z } from "zod";
-import { describeIssues, parseBody } from "../http/validation.ts";
 import { eventIdSchema, fieldRules } from "../ingest/event-input.ts";
-import { ApiError, type ItemError } from "../lib/errors.ts";
+import { ErrorCode, ItemErrorCode } from "../lib/error-codes.ts";
+import type { ItemError } from "../lib/errors.ts";
 import type { ListPosition } from "../outbox/dlq-list.ts";
 import { MATCHED_IDS_MAX } from "../outbox/dlq-statement.ts";
 import type { DlqFilter, DlqTarget } from "../outbox/dlq-where.ts";
+import { describeIssues } from "../validation/describe-issues.ts";
+import { listError } from "../validation/item-error-list.ts";
+import { parseBody } from "../validation/parse-body.ts";
 import { checkFilter, filterFields } from "./dead-letters-filter.ts";
 
 /** Rows per page of GET /v1/dead-letters: default and most. */
@@ -37,27 +40,36 @@ export function encodeCursor(position: ListPosition): string {
   return Buffer.from(JSON.stringify([position.at, position.id])).toString("base64url");
 }
 
-/** Decodes a next_cursor; null when it is not one. */
+/**
+ * Decodes a next_cursor; null when it is not one. A cursor comes back from the client, so it is
+ * checked as input: its position must be a real instant (a forged "2025-02-30" or year 0000 would
+ * make Postgres refuse the query) and an event id.
+ */
 export function decodeCursor(cursor: string): ListPosition | null {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
     if (!Array.isArray(value) || value.length !== 2) return null;
     const [at, id] = value;
-    if (typeof at !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(at)) return null;
+    if (typeof at !== "string" || !realInstant(at)) return null;
     return typeof id === "string" && eventIdSchema.safeParse(id).success ? { at, id } : null;
   } catch {
     return null;
   }
 }
 
-function invalid(code: string, errors: ItemError[]): ApiError {
-  return new ApiError(400, code, errors.map((e) => e.message).join("; "), {
-    ...(errors[0] ? { field: errors[0].field } : {}),
-    errors,
-  });
+/** True for a position's timestamp as encodeCursor writes it, naming an instant that exists. */
+function realInstant(at: string): boolean {
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(at) || at.startsWith("0000")) return false;
+  // Date.parse rolls some impossible dates over (or refuses them): either way the round trip fails.
+  const ms = Date.parse(`${at.slice(0, 23)}Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 19) === at.slice(0, 19);
 }
 
-function one(field: string, message: string, code = "invalid_value"): ItemError[] {
+function one(
+  field: string,
+  message: string,
+  code: ItemErrorCode = ItemErrorCode.invalid_value,
+): ItemError[] {
   return [{ index: 0, field, code, message }];
 }
 
@@ -80,23 +92,24 @@ export function parseListQuery(query: unknown): ListQuery {
       prefix: "",
       rules: queryRules,
     });
-    throw invalid("invalid_query", errors);
+    throw listError(ErrorCode.invalid_query, errors.listed, errors.total);
   }
   const { limit: rawLimit, cursor: rawCursor, ...rest } = shape.data;
   const checked = checkFilter(rest);
-  if (!checked.ok) throw invalid("invalid_query", checked.errors);
+  if (!checked.ok) throw listError(ErrorCode.invalid_query, checked.errors, checked.total);
   let limit: number = LIST_LIMIT.default;
   if (rawLimit !== undefined) {
     limit = /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : 0;
     if (limit < 1 || limit > LIST_LIMIT.max) {
-      throw invalid("invalid_query", one("limit", `limit ${queryRules.limit}`));
+      throw listError(ErrorCode.invalid_query, one("limit", `limit ${queryRules.limit}`));
     }
   }
   let after: ListPosition | null = null;
   if (rawCursor !== undefined) {
     after = decodeCursor(rawCursor);
-    if (after === null)
-      throw invalid("invalid_query", one("cursor", `cursor ${queryRules.cursor}`));
+    if (after === null) {
+      throw listError(ErrorCode.invalid_cursor, one("cursor", `cursor ${queryRules.cursor}`));
+    }
   }
   return { filter: checked.filter, limit, after };
 }
@@ -129,14 +142,14 @@ const bodyRules = {
 export function parseActionBody(action: DlqActionName, body: unknown): ActionInput {
   const b = parseBody<z.infer<typeof bodySchemas.retry>>(bodySchemas[action], body, bodyRules);
   if ((b.ids === undefined) === (b.filter === undefined)) {
-    throw invalid(
-      "invalid_body",
+    throw listError(
+      ErrorCode.invalid_body,
       one(
         "ids",
         b.ids === undefined
           ? 'ids or filter is required: "ids" names the events, "filter" selects dead letters ({} selects every one)'
           : "ids and filter cannot be combined: name the events, or select them by filter",
-        "required",
+        ItemErrorCode.required,
       ),
     );
   }
@@ -145,13 +158,13 @@ export function parseActionBody(action: DlqActionName, body: unknown): ActionInp
     target = { ids: [...new Set(b.ids)] };
   } else {
     const checked = checkFilter(b.filter, "filter.");
-    if (!checked.ok) throw invalid("invalid_body", checked.errors);
+    if (!checked.ok) throw listError(ErrorCode.invalid_body, checked.errors, checked.total);
     target = { filter: checked.filter };
   }
   const notInStripe = b.confirm_not_in_stripe === true;
   if (notInStripe && b.ids === undefined) {
-    throw invalid(
-      "invalid_body",
+    throw listError(
+      ErrorCode.invalid_body,
       one(
         "confirm_not_in_stripe",
         "confirm_not_in_stripe needs ids: it is a person's check, in Stripe, of each named event",

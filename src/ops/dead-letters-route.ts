@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connect.ts";
+import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
 import { discardDeadLetters } from "../outbox/dlq-discard.ts";
 import { listDeadLetters } from "../outbox/dlq-list.ts";
@@ -50,7 +51,7 @@ export const deadLettersRoutes: FastifyPluginAsync<{ db: Db; config: Config }> =
         // Named ids are all or nothing (the statement changed none): say which and why.
         throw new ApiError(
           409,
-          "dedup_window_expired",
+          ErrorCode.dedup_window_expired,
           `nothing was retried: ${refusalMessage(outcome.refused, dedupWindowMs)}`,
           { ids: outcome.refusedIds },
         );

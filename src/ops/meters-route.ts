@@ -2,9 +2,10 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { Db } from "../db/connect.ts";
 import { deliveryModes } from "../db/schema/meters.ts";
-import { parseBody } from "../http/validation.ts";
 import { eventNameSchema, fieldRules } from "../ingest/event-input.ts";
+import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
+import { parseBody } from "../validation/parse-body.ts";
 import { getMeter, listMeters, meterView, putMeter } from "./meter-store.ts";
 
 // A payload key travels form-encoded as payload[<key>] to Stripe: brackets would nest it.
@@ -61,7 +62,7 @@ export const metersRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) 
     const eventName = eventNameParam(request.params.event_name);
     const meter = await getMeter(db, eventName);
     if (meter === null) {
-      throw new ApiError(404, "meter_not_found", `no meter for event_name "${eventName}"`);
+      throw new ApiError(404, ErrorCode.meter_not_found, `no meter for event_name "${eventName}"`);
     }
     return meterView(meter);
   });
@@ -70,7 +71,7 @@ export const metersRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) 
 function eventNameParam(raw: string): string {
   const parsed = eventNameSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ApiError(400, "invalid_param", `event_name ${fieldRules.event_name}`, {
+    throw new ApiError(400, ErrorCode.invalid_param, `event_name ${fieldRules.event_name}`, {
       field: "event_name",
     });
   }

@@ -173,6 +173,14 @@ async function claimDue(db: Db, owner: string, leaseMs: number, limit: number, s
         // Unleased only: settles and releases clear the lease, and an expired one is a rescue's
         // (claimRescues), which also records the claim that ended with its worker gone.
         isNull(usageEvents.leaseExpiresAt),
+        // Stripe allows one request in flight per (customer, meter): leave a pair another live
+        // worker holds to that worker (usage_events_leased_pair_idx). Two claims racing in the
+        // same instant can still both take one pair; the cost is a 429 (throttled, uncounted).
+        sql`not exists (select 1 from usage_events o
+              where o.status = 'pending' and o.lease_owner is not null
+                and o.customer_key = ${usageEvents.customerKey}
+                and o.event_name = ${usageEvents.eventName}
+                and o.lease_owner <> ${owner} and o.lease_expires_at > now())`,
         // Suspects apart (see ClaimOptions.suspects and SUSPECT_OPEN_CLAIMS).
         suspects
           ? sql`${usageEvents.openClaims} >= ${SUSPECT_OPEN_CLAIMS}`

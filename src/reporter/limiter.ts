@@ -48,11 +48,14 @@ export function aimdFor(maxPerSec: number): AimdSettings {
 
 /**
  * A token bucket whose rate follows additive-increase/multiplicative-decrease: a 429 halves
- * it, then it climbs back linearly. Shared by every send slot of one process. Pure: time is
- * passed in as ms.
+ * it, then it climbs back linearly. Shared by every send slot of one process. The rate is the
+ * ACCOUNT's: with N live workers (the workers table) each process sends 1/N of it, so together
+ * they stay under Stripe's limit. Pure: time is passed in as ms.
  */
 export class AimdLimiter {
   private base: number;
+  /** Live workers sharing the account's rate; this process sends 1/share of it. */
+  private share = 1;
   private changedAt: number;
   private tokens = 1;
   private filledAt: number;
@@ -72,9 +75,19 @@ export class AimdLimiter {
     return Math.min(this.s.maxPerSec, climbed);
   }
 
+  /** Sets how many live workers share the account's rate (at least 1). */
+  setShare(workers: number): void {
+    this.share = Math.max(1, Math.floor(workers));
+  }
+
+  /** The rate this process may send at: its share of the account's. */
+  processRate(now: number): number {
+    return this.rate(now) / this.share;
+  }
+
   /** Takes a token and returns 0, or returns how many ms until one is available. */
   take(now: number): number {
-    const rate = this.rate(now);
+    const rate = this.processRate(now);
     // At most one second of burst: a paused worker does not come back with a flood.
     const capacity = Math.max(1, rate);
     this.tokens = Math.min(

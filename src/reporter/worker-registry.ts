@@ -1,7 +1,13 @@
 import { hostname } from "node:os";
 import type { Db } from "../db/connect.ts";
 import { coerceError } from "../lib/errors.ts";
-import { beat, registerWorker, stopWorker } from "../outbox/workers.ts";
+import {
+  beat,
+  liveWorkerCount,
+  registerWorker,
+  stopWorker,
+  workerGoneAfterMs,
+} from "../outbox/workers.ts";
 import type { ReporterLogger } from "./logger.ts";
 
 // The "gone" rule lives with the table (the claim path in outbox/ uses it too); re-exported so
@@ -16,6 +22,11 @@ export interface WorkerRegistryDeps {
   leaseMs: number;
   /** Requests to Stripe in flight now, written with every beat. */
   inFlight: () => number;
+  /**
+   * Told, after every beat, how many workers are alive (this one included): each takes its share
+   * of the account's rate limit, so N workers together stay under it (reporter/limiter.ts).
+   */
+  onLiveWorkers?: (n: number) => void;
   logger: ReporterLogger;
   /** Defaults: this process. */
   host?: string;
@@ -50,6 +61,11 @@ export function startWorkerRegistry(deps: WorkerRegistryDeps): WorkerRegistry {
       } else {
         await registerWorker(db, { id, host, pid });
         registered = true;
+      }
+      if (deps.onLiveWorkers) {
+        const live = await liveWorkerCount(db, workerGoneAfterMs(deps.leaseMs));
+        // At least this one: a beat that raced a slow clock must not give a share of zero.
+        deps.onLiveWorkers(Math.max(1, live));
       }
     } catch (err) {
       logger.error({ err: coerceError(err), worker: id }, "could not record worker heartbeat");

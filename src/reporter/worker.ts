@@ -314,6 +314,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     leaseMs: settings.leaseMs,
     inFlight: () => active,
     logger,
+    onLiveWorkers: (n) => deps.limiter?.setShare(n),
   });
 
   logger.info({ worker: owner, batchSize: settings.batchSize }, "reporter started");

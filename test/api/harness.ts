@@ -71,6 +71,8 @@ export function apiError(res: LightMyRequestResponse): {
   message: string;
   field?: string;
   errors?: Array<{ index: number; field: string; code: string; message: string }>;
+  truncated?: boolean;
+  total_errors?: number;
   ids?: string[];
 } {
   return (res.json() as { error: ReturnType<typeof apiError> }).error;

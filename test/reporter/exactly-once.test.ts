@@ -98,9 +98,9 @@ describe.each(backends)("exactly once, on %s", (kind) => {
       expect(got.events.map((e) => e.id)).toEqual(["suspect"]);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    // It becomes due again only once the worker is busy with the backlog (a retry's backoff).
+    // Not due until the worker is busy with the backlog (a retry's backoff, say).
     await db.execute(
-      sql`update usage_events set next_attempt_at = now() + interval '3 seconds' where id = 'suspect'`,
+      sql`update usage_events set next_attempt_at = now() + interval '1 hour' where id = 'suspect'`,
     );
     const backlog = 1_500;
     await insertEvents(
@@ -113,8 +113,13 @@ describe.each(backends)("exactly once, on %s", (kind) => {
         occurredAt: minuteAgo(),
       })),
     );
+    const sentSoFar = () => emu.ledger().events.filter((e) => e.event_name === "starve").length;
     const r = reporter(db, stripe, testSettings({ id: "busy", batchSize: 100, concurrency: 20 }));
+    let dueAt = 0;
     try {
+      await waitFor("the worker to be busy", async () => sentSoFar() >= 200);
+      await db.execute(sql`update usage_events set next_attempt_at = now() where id = 'suspect'`);
+      dueAt = sentSoFar();
       await waitFor("the queue to empty", async () => (await pendingCount(db)) === 0, 120_000);
     } finally {
       await r.stop();
@@ -124,9 +129,12 @@ describe.each(backends)("exactly once, on %s", (kind) => {
       .events.filter((e) => e.event_name === "starve")
       .map((e) => e.identifier);
     expect(order).toHaveLength(backlog + 1);
-    // Sent alone after one drain of what the worker held, not after the whole backlog.
+    // Sent alone once what the worker held had drained (a batch, and what was in flight), not
+    // after the whole backlog: the backlog still had over 1,000 events to go when it became due.
+    expect(dueAt).toBeLessThan(backlog - 1_000);
+    const sentAfterDue = order.indexOf("suspect") - dueAt;
     expect(order.indexOf("suspect")).toBeGreaterThanOrEqual(0);
-    expect(order.indexOf("suspect")).toBeLessThan(backlog / 2);
+    expect(sentAfterDue).toBeLessThan(300);
   });
 
   it("systemic is judged per request: a stream request of 10 customers rejected alike halts, and none of its events is dead-lettered", async () => {

@@ -73,3 +73,17 @@ describe("the AIMD token bucket", () => {
     );
   });
 });
+
+describe("the account's rate across workers", () => {
+  it("limits are per account, not per process: with 4 live workers each sends a quarter of the rate", () => {
+    const limiter = new AimdLimiter(aimdFor(100), 0);
+    limiter.setShare(4);
+    expect(limiter.processRate(0)).toBe(25);
+    // Over 10 s, one process gets about a quarter of 1,000 tokens (plus its one-second burst).
+    const n = granted(limiter, 0, 10_000);
+    expect(n).toBeGreaterThanOrEqual(245);
+    expect(n).toBeLessThanOrEqual(276);
+    limiter.setShare(1);
+    expect(limiter.processRate(10_000)).toBe(100);
+  });
+});

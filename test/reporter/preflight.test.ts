@@ -23,6 +23,7 @@ describe("preflight", () => {
         occurredAt: event().occurredAt,
         customerPayloadKey: "cust",
         valuePayloadKey: "n",
+        keyGeneration: 0,
       },
     });
   });

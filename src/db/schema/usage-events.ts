@@ -78,6 +78,11 @@ export const usageEvents = pgTable(
     index("usage_events_suspect_idx")
       .on(t.nextAttemptAt)
       .where(sql`${t.status} = 'pending' and ${t.openClaims} >= 2`),
+    // Leased events by (customer, meter): only what is in flight is in it, so a claim can skip
+    // pairs another worker is sending at a cost that does not grow with the backlog.
+    index("usage_events_leased_pair_idx")
+      .on(t.customerKey, t.eventName)
+      .where(sql`${t.status} = 'pending' and ${t.leaseOwner} is not null`),
     // Dead-letter listing and stats by status and code.
     index("usage_events_status_code_idx").on(t.status, t.lastErrorCode),
     // Pre-flight and operator queries by customer.

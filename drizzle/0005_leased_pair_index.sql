@@ -1,0 +1,1 @@
+CREATE INDEX "usage_events_leased_pair_idx" ON "usage_events" USING btree ("customer_key","event_name") WHERE "usage_events"."status" = 'pending' and "usage_events"."lease_owner" is not null;

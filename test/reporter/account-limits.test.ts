@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { claim } from "../../src/outbox/claim.ts";
+import { backends, freshDatabase } from "../support/db.ts";
+import { insertEvents } from "./seed.ts";
+
+describe.each(backends)("limits per account, not per process, on %s", (kind) => {
+  it("one request in flight per (customer, meter) across workers: a pair another worker holds is not claimed", async () => {
+    const database = await freshDatabase(kind);
+    try {
+      const { db } = database;
+      const at = (i: number) => new Date(Date.now() - 3_600_000 + i);
+      await insertEvents(db, [
+        {
+          id: "p-1",
+          customerKey: "acme",
+          eventName: "calls",
+          value: 1,
+          occurredAt: at(0),
+          nextAttemptAt: at(0),
+        },
+        {
+          id: "p-2",
+          customerKey: "acme",
+          eventName: "calls",
+          value: 1,
+          occurredAt: at(1),
+          nextAttemptAt: at(1),
+        },
+        {
+          id: "q-1",
+          customerKey: "acme",
+          eventName: "tokens",
+          value: 1,
+          occurredAt: at(2),
+          nextAttemptAt: at(2),
+        },
+        {
+          id: "r-1",
+          customerKey: "zeta",
+          eventName: "calls",
+          value: 1,
+          occurredAt: at(3),
+          nextAttemptAt: at(3),
+        },
+      ]);
+      const a = await claim(db, { owner: "worker-a", leaseMs: 60_000, limit: 1 });
+      expect(a.events.map((e) => e.id)).toEqual(["p-1"]);
+      // Worker B takes everything else it may: not acme × calls, which worker A is sending.
+      const b = await claim(db, { owner: "worker-b", leaseMs: 60_000, limit: 10 });
+      expect(b.events.map((e) => e.id).sort()).toEqual(["q-1", "r-1"]);
+      // Worker A itself may take more of its own pair (its delivery queue sends them in turn).
+      const again = await claim(db, { owner: "worker-a", leaseMs: 60_000, limit: 10 });
+      expect(again.events.map((e) => e.id)).toEqual(["p-2"]);
+    } finally {
+      await database.close();
+    }
+  });
+});
