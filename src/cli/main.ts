@@ -1,6 +1,7 @@
 import { ConfigError } from "../config.ts";
 import { DatabaseInUseError } from "../db/pglite-lock.ts";
 import { coerceError } from "../lib/errors.ts";
+import { cmdCancel } from "./cancel.ts";
 import { cmdDemo } from "./demo.ts";
 import { cmdDlq } from "./dlq.ts";
 import { cmdEmulator } from "./emulator.ts";
@@ -28,6 +29,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   dlq: {
     summary: "dead letters: list, retry, discard, resolve --delivered (through the API)",
     run: cmdDlq,
+  },
+  cancel: {
+    summary: "cancel pending events, with a reason: never sent (through the API)",
+    run: cmdCancel,
   },
   trace: { summary: "an event and every attempt, readable (through the API)", run: cmdTrace },
   stats: { summary: "queue counts: pending, reported, dead letters by code", run: cmdStats },

@@ -8,6 +8,7 @@ import { eventsRoutes } from "../ingest/events-route.ts";
 import { deadLettersRoutes } from "../ops/dead-letters-route.ts";
 import { healthRoutes, type Readiness } from "../ops/health-routes.ts";
 import { metersRoutes } from "../ops/meters-route.ts";
+import { pendingRoutes } from "../ops/pending-route.ts";
 import { statsRoutes } from "../ops/stats-route.ts";
 import { workerGoneAfterMs } from "../outbox/workers.ts";
 import { authenticate } from "./auth.ts";
@@ -73,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(metersRoutes, { db: deps.db });
       await v1.register(statsRoutes, { db: deps.db });
       await v1.register(deadLettersRoutes, { db: deps.db, config: deps.config });
+      await v1.register(pendingRoutes, { db: deps.db });
     },
     { prefix: "/v1" },
   );

@@ -69,6 +69,10 @@ export const ErrorCode = {
   stripe_customer_taken: "stripe_customer_taken",
   /** The customer was deleted (409 on PUT without restore; 422 when events name it). */
   customer_deleted: "customer_deleted",
+  /** A named event to cancel exists but is not pending (reported, failed or discarded). */
+  event_not_pending: "event_not_pending",
+  /** A named event to cancel is leased: a worker may be sending it right now. */
+  event_in_flight: "event_in_flight",
 
   // 422: the events name what does not exist.
   /** An event names a customer that does not exist. */

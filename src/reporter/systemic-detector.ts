@@ -26,26 +26,35 @@ export function rejectionCode(rejection: Rejection): string {
  * passed in.
  */
 export function createSystemicDetector(settings: SystemicSettings): SystemicGuard {
-  /** code → customer → last time it was rejected with the code. */
-  const seen = new Map<string, Map<string, number>>();
+  /**
+   * code → customer → first and last time it was rejected with the code (within the window,
+   * counted by the last). "Since" reads the first: a customer rejected again later must not move
+   * it past the deliveries that showed the others succeed meanwhile.
+   */
+  const seen = new Map<string, Map<string, { first: number; last: number }>>();
   /** customer → last delivery: who Stripe works for, within the window. */
   const deliveries = new Map<string, number>();
 
   const prune = (m: Map<string, number>, t: number) => {
     for (const [customer, at] of m) if (t - at > settings.systemicWindowMs) m.delete(customer);
   };
+  const pruneSeen = (m: Map<string, { first: number; last: number }>, t: number) => {
+    for (const [customer, at] of m) if (t - at.last > settings.systemicWindowMs) m.delete(customer);
+  };
 
   return {
     judge(rejection, customerKeys, now) {
       const t = now.getTime();
       const code = rejectionCode(rejection);
-      const customers = seen.get(code) ?? new Map<string, number>();
+      const customers = seen.get(code) ?? new Map<string, { first: number; last: number }>();
       seen.set(code, customers);
-      for (const key of customerKeys) customers.set(key, t);
-      prune(customers, t);
+      pruneSeen(customers, t);
+      for (const key of customerKeys) {
+        customers.set(key, { first: customers.get(key)?.first ?? t, last: t });
+      }
       if (customers.size < settings.systemicCustomers) return "poison";
       prune(deliveries, t);
-      const since = Math.min(...customers.values());
+      const since = Math.min(...[...customers.values()].map((c) => c.first));
       for (const [customer, at] of deliveries) {
         if (at >= since && !customers.has(customer)) return "poison";
       }

@@ -1,26 +1,26 @@
 import { coerceError } from "../lib/errors.ts";
-import { type ClaimedEvent, claim } from "../outbox/claim.ts";
+import type { ClaimedEvent } from "../outbox/claim.ts";
 import { release } from "../outbox/release.ts";
 import type { SettleRow } from "../outbox/settle.ts";
 import type { SendItem } from "./admit.ts";
-import { admitByMode } from "./admit-by-mode.ts";
-import { sendThrough } from "./batch-send.ts";
-import { haltReason, haltWait, probeTurn, takeBackSystemic } from "./circuit-actions.ts";
+import { haltWait, probeTurn } from "./circuit-actions.ts";
 import { CircuitGate } from "./circuit-gate.ts";
+import { CircuitReactor } from "./circuit-reactor.ts";
+import { Claimer } from "./claimer.ts";
 import type { Outcome } from "./classify.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { HeldLeases } from "./held-leases.ts";
-import { Judge, type Verdict } from "./judge.ts";
+import { Judge } from "./judge.ts";
 import { waitForToken } from "./limiter.ts";
 import type { Reporter, ReporterDeps } from "./reporter-types.ts";
+import { type RequestContext, runRequest } from "./request.ts";
 import { SentMarker } from "./sent-marker.ts";
 import { SettleBuffer } from "./settle-buffer.ts";
 import { idleWithin, Signal } from "./signal.ts";
 import { SuspectWatch, takeSuspect } from "./suspects.ts";
 import { createSystemicDetector } from "./systemic-detector.ts";
 import { ThrottlePause } from "./throttle-pause.ts";
-import { verifyStored } from "./verify-stored.ts";
 import { startWorkerRegistry } from "./worker-registry.ts";
 
 export type { Reporter, ReporterDeps, ReporterStatus } from "./reporter-types.ts";
@@ -58,128 +58,52 @@ export function startReporter(deps: ReporterDeps): Reporter {
   let abandoned = false;
   const bounds = { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs };
   const pause = new ThrottlePause(bounds, random, logger);
-  /** Database clock minus ours, refreshed by every claim: we judge time as the leases do. */
-  let clockOffsetMs = 0;
   let drainWaiters: Array<() => void> = [];
 
-  const now = () => new Date(Date.now() + clockOffsetMs);
-
-  async function claimBatch(limit: number, suspects = false): Promise<ClaimedEvent[]> {
-    const options = { owner, leaseMs: settings.leaseMs, limit, suspects };
-    const { events, dbNow } = await claim(db, options);
-    if (dbNow) clockOffsetMs = dbNow.getTime() - Date.now();
-    for (const e of events) held.hold(e);
-    return events;
-  }
-
-  /** Pre-flights a claimed batch: settles what cannot be sent now, returns what can. */
-  async function prepare(events: ClaimedEvent[]): Promise<SendItem[]> {
-    const admitted = await admitByMode(db, events, now(), settings, deps.sinkFor);
-    for (const f of admitted.failed) {
-      logger.warn({ event: f.id, code: f.code }, "dead-lettered by pre-flight");
-    }
-    for (const row of admitted.settle) buffer.push(row);
-    return admitted.send;
-  }
+  const claimer = new Claimer({ db, owner, settings, sinkFor: deps.sinkFor, held, buffer, logger });
+  const now = () => claimer.now();
+  const claimBatch = (limit: number, suspects = false) => claimer.claim(limit, suspects);
+  const prepare = (events: ClaimedEvent[]) => claimer.prepare(events);
 
   /** Sends one request (one event, or a stream batch) and settles each of its events. Never throws. */
   async function send(items: SendItem[], probe: boolean): Promise<Outcome | null> {
-    const startedAt = now();
-    // Refused without a call: past the dedup window, or a customer Stripe said is gone.
-    const checked = items.filter((item) => {
-      const row = judge.before(item, startedAt);
-      if (row) buffer.push(row);
-      return row === null;
-    });
-    const live = await markFirstSend(checked);
-    if (live.length === 0) return null;
-    // Stripe answers the request as a whole: its one result holds for every event in it.
-    const result = await sendThrough(live);
-    // Past the shutdown budget: the lease expires and another worker resends (identifier).
-    if (abandoned) return null;
-    // A 5xx stored under an idempotency key is judged by Stripe's totals, with the pair still
-    // in flight (so nothing else of it moves meanwhile).
-    const [only] = live;
-    const stored =
-      only && live.length === 1 && judge.classify(live, result).kind === "verify"
-        ? await verifyStored(db, only, () => buffer.flush())
-        : undefined;
-    if (abandoned) return null;
-    const verdict = judge.request(live, result, now(), gate.halted?.scope ?? null, stored);
-    live.forEach((item, i) => {
-      const settlement = verdict.settlements[i];
-      if (!settlement) return;
-      buffer.push(judge.row(item, settlement, startedAt));
-      if (settlement.status === "failed") {
-        logger.warn(
-          { event: item.event.id, code: settlement.code, rule: verdict.outcome.rule },
-          "dead-lettered",
-        );
-      }
-    });
-    // One reaction per request: a throttled batch of 100 is one throttle, not a hundred.
-    await react(verdict, probe);
-    return verdict.outcome;
+    const verdict = await runRequest(request, items);
+    if (verdict) await reactor.react(verdict, probe);
+    return verdict?.outcome ?? null;
   }
 
-  /**
-   * Writes first_sent_at of the events never sent before, BEFORE their request leaves: from
-   * then on Stripe may hold them, whatever becomes of the answer. Returns the events that may be
-   * sent: one whose lease was lost meanwhile is another worker's now, and is dropped.
-   */
-  async function markFirstSend(items: SendItem[]): Promise<SendItem[]> {
-    const first = items.filter((i) => i.event.firstSentAt === null);
-    if (first.length === 0) return items;
-    let marked: Map<string, Date>;
-    try {
-      marked = await marker.mark(first.map((i) => i.event));
-    } catch (err) {
-      // Not recorded, so not sent: give the leases back; nothing happened to the events.
-      logger.error({ err: coerceError(err), events: items.length }, "could not record sends");
-      await giveBack(items);
-      return [];
-    }
-    return items.filter((item) => {
-      if (item.event.firstSentAt !== null) return true;
-      const at = marked.get(item.event.id);
-      if (at) item.event.firstSentAt = at;
-      else held.forget(item.event);
-      return at !== undefined;
-    });
-  }
+  const request: RequestContext = {
+    db,
+    judge,
+    buffer,
+    marker,
+    held,
+    logger,
+    now,
+    abandoned: () => abandoned,
+    haltedScope: () => gate.halted?.scope ?? null,
+    giveBack: (items) => giveBack(items),
+  };
 
-  /** What one request's verdict means for the whole worker: halt, resume, or slow down. */
-  async function react(j: Verdict, probe: boolean): Promise<void> {
-    const { outcome } = j;
-    if (outcome.kind === "halt") {
-      await enterHalt(j.haltScope ?? "account", outcome, j.systemicCode);
-      return;
-    }
-    if (probe && gate.halted) {
-      await gate.close(outcome.rule);
-      interrupt.fire();
-      dispatch();
-    }
-    // A 429 halves the shared limiter's rate, and pauses this worker (more on every one in a row).
-    if (outcome.kind === "throttled") deps.limiter?.throttled(Date.now());
-    pause.record(outcome.kind === "throttled", outcome.rule);
-  }
-
-  /** Opens the circuit of `scope` for every worker; a systemic one also takes back its dead letters. */
-  async function enterHalt(
-    scope: string,
-    outcome: Extract<Outcome, { kind: "halt" }>,
-    systemicCode: string | null,
-  ): Promise<void> {
-    if (await gate.open(scope, haltReason(scope, outcome))) {
+  const reactor = new CircuitReactor({
+    db,
+    owner,
+    settings,
+    gate,
+    buffer,
+    logger,
+    limiter: deps.limiter,
+    pause,
+    halted(waitReason) {
       interrupt.fire();
       // Give back what was claimed but not sent: no attempt counted, claimable by the probe.
-      void giveBack(queue.drain(), haltWait(gate.halted));
-    }
-    if (systemicCode !== null) {
-      await takeBackSystemic(db, owner, buffer, settings, logger, systemicCode);
-    }
-  }
+      void giveBack(queue.drain(), waitReason);
+    },
+    resumed() {
+      interrupt.fire();
+      dispatch();
+    },
+  });
 
   async function giveBack(items: SendItem[], waitReason?: string): Promise<void> {
     if (items.length === 0) return;

@@ -80,6 +80,20 @@ describe("the systemic detector", () => {
     expect(verdicts).toEqual(["poison", "poison", "poison", "poison", "systemic"]);
   });
 
+  it("customers rejected again after the others went quiet stay poison: the deliveries since their first rejection count", () => {
+    const d = createSystemicDetector(thresholds);
+    const gone = ["g1", "g2", "g3", "g4", "g5"];
+    // Each gone customer is rejected once while healthy customers flow…
+    gone.forEach((c, i) => {
+      d.delivered(`healthy-${i}`, at(i * 100));
+      expect(d.judge(rejection("resource_missing"), of(c), at(i * 100 + 50))).toBe("poison");
+    });
+    // …then again, once the healthy traffic has ended (still within the window).
+    for (const [i, c] of gone.entries()) {
+      expect(d.judge(rejection("resource_missing"), of(c), at(1_000 + i))).toBe("poison");
+    }
+  });
+
   it("systemic is judged per request: one stream request of 10 customers is systemic as a whole", () => {
     const d = createSystemicDetector(thresholds);
     const tenCustomers = of(...Array.from({ length: 10 }, (_, i) => `c${i}`));

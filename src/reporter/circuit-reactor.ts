@@ -1,0 +1,65 @@
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connect.ts";
+import { haltReason, haltWait, takeBackSystemic } from "./circuit-actions.ts";
+import type { CircuitGate } from "./circuit-gate.ts";
+import type { Outcome } from "./classify.ts";
+import type { Verdict } from "./judge.ts";
+import type { AimdLimiter } from "./limiter.ts";
+import type { ReporterLogger } from "./logger.ts";
+import type { SettleBuffer } from "./settle-buffer.ts";
+import type { ThrottlePause } from "./throttle-pause.ts";
+
+/** What the reactor needs from its worker. */
+export interface ReactorDeps {
+  db: Db;
+  owner: string;
+  settings: Config["worker"];
+  gate: CircuitGate;
+  buffer: SettleBuffer;
+  logger: ReporterLogger;
+  limiter: AimdLimiter | null | undefined;
+  pause: ThrottlePause;
+  /** A circuit this worker just opened: stop sending, give back what is queued (wait reason). */
+  halted(waitReason: string | undefined): void;
+  /** A probe went through and closed the circuit: send again. */
+  resumed(): void;
+}
+
+/**
+ * What one request's verdict means for the whole worker, beyond its events: open a circuit for
+ * every worker (a 401, a systemic rejection, which also takes back its window's dead letters),
+ * close one after a probe went through, or slow down after a 429. One reaction per request: a
+ * throttled batch of 100 is one throttle, not a hundred.
+ */
+export class CircuitReactor {
+  constructor(private readonly d: ReactorDeps) {}
+
+  async react(verdict: Verdict, probe: boolean): Promise<void> {
+    const { outcome } = verdict;
+    const { gate } = this.d;
+    if (outcome.kind === "halt") {
+      await this.enterHalt(verdict.haltScope ?? "account", outcome, verdict.systemicCode);
+      return;
+    }
+    if (probe && gate.halted) {
+      await gate.close(outcome.rule);
+      this.d.resumed();
+    }
+    // A 429 halves the shared limiter's rate, and pauses this worker (more on every one in a row).
+    if (outcome.kind === "throttled") this.d.limiter?.throttled(Date.now());
+    this.d.pause.record(outcome.kind === "throttled", outcome.rule);
+  }
+
+  /** Opens the circuit of `scope` for every worker; a systemic one also takes back its dead letters. */
+  private async enterHalt(
+    scope: string,
+    outcome: Extract<Outcome, { kind: "halt" }>,
+    systemicCode: string | null,
+  ): Promise<void> {
+    const { gate, db, owner, buffer, settings, logger } = this.d;
+    if (await gate.open(scope, haltReason(scope, outcome))) this.d.halted(haltWait(gate.halted));
+    if (systemicCode !== null) {
+      await takeBackSystemic(db, owner, buffer, settings, logger, systemicCode);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connect.ts";
+import { type ClaimedEvent, claim } from "../outbox/claim.ts";
+import type { SendItem } from "./admit.ts";
+import { admitByMode } from "./admit-by-mode.ts";
+import type { HeldLeases } from "./held-leases.ts";
+import type { ReporterLogger } from "./logger.ts";
+import type { ReporterDeps } from "./reporter-types.ts";
+import type { SettleBuffer } from "./settle-buffer.ts";
+
+/**
+ * The worker's claiming side: leases batches (outbox/claim.ts), holds them (the heartbeat renews
+ * what is held), keeps the database's clock, and pre-flights what it claimed — settling without
+ * a call what cannot be sent now, and handing on what can.
+ */
+export class Claimer {
+  /** Database clock minus ours, refreshed by every claim: we judge time as the leases do. */
+  private clockOffsetMs = 0;
+
+  constructor(
+    private readonly d: {
+      db: Db;
+      owner: string;
+      settings: Config["worker"];
+      sinkFor: ReporterDeps["sinkFor"];
+      held: HeldLeases;
+      buffer: SettleBuffer;
+      logger: ReporterLogger;
+    },
+  ) {}
+
+  /** Now, by the database's clock as of the last claim. */
+  now(): Date {
+    return new Date(Date.now() + this.clockOffsetMs);
+  }
+
+  /** Leases up to `limit` due events (suspects only, when asked) and holds them. */
+  async claim(limit: number, suspects = false): Promise<ClaimedEvent[]> {
+    const { db, owner, settings, held } = this.d;
+    const { events, dbNow } = await claim(db, {
+      owner,
+      leaseMs: settings.leaseMs,
+      limit,
+      suspects,
+    });
+    if (dbNow) this.clockOffsetMs = dbNow.getTime() - Date.now();
+    for (const e of events) held.hold(e);
+    return events;
+  }
+
+  /** Pre-flights a claimed batch: settles what cannot be sent now, returns what can. */
+  async prepare(events: ClaimedEvent[]): Promise<SendItem[]> {
+    const { db, settings, sinkFor, buffer, logger } = this.d;
+    const admitted = await admitByMode(db, events, this.now(), settings, sinkFor);
+    for (const f of admitted.failed) {
+      logger.warn({ event: f.id, code: f.code }, "dead-lettered by pre-flight");
+    }
+    for (const row of admitted.settle) buffer.push(row);
+    return admitted.send;
+  }
+}

@@ -1,0 +1,101 @@
+import type { Db } from "../db/connect.ts";
+import { coerceError } from "../lib/errors.ts";
+import type { SendItem } from "./admit.ts";
+import { sendThrough } from "./batch-send.ts";
+import type { HeldLeases } from "./held-leases.ts";
+import type { Judge, Verdict } from "./judge.ts";
+import type { ReporterLogger } from "./logger.ts";
+import type { SentMarker } from "./sent-marker.ts";
+import type { SettleBuffer } from "./settle-buffer.ts";
+import { verifyStored } from "./verify-stored.ts";
+
+/** What one request needs from its worker. */
+export interface RequestContext {
+  db: Db;
+  judge: Judge;
+  /** The settler: every event's outcome goes through it. */
+  buffer: SettleBuffer;
+  marker: SentMarker;
+  held: HeldLeases;
+  logger: ReporterLogger;
+  /** The worker's clock (the database's, as the leases judge time). */
+  now(): Date;
+  /** True once stop() spent its budget: answers that still arrive are not written. */
+  abandoned(): boolean;
+  /** The circuit this worker obeys, if any: a probe meeting its cause again keeps it open. */
+  haltedScope(): string | null;
+  /** Gives leases back unsent (no attempt counted). */
+  giveBack(items: SendItem[]): Promise<void>;
+}
+
+/**
+ * One request to Stripe (one event, or a stream batch), from the last checks to the settle rows:
+ * refuse without a call what must not be sent; record the first send BEFORE the request leaves;
+ * send; verify a 5xx stored under an idempotency key against Stripe's totals; judge the answer
+ * once for the whole request; queue one settle row per event. Returns the request's verdict (the
+ * circuit reactor acts on it), or null when nothing was sent or the answer was abandoned.
+ * Never throws.
+ */
+export async function runRequest(ctx: RequestContext, items: SendItem[]): Promise<Verdict | null> {
+  const { judge, buffer } = ctx;
+  const startedAt = ctx.now();
+  // Refused without a call: past the dedup window, or a customer Stripe said is gone.
+  const checked = items.filter((item) => {
+    const row = judge.before(item, startedAt);
+    if (row) buffer.push(row);
+    return row === null;
+  });
+  const live = await markFirstSend(ctx, checked);
+  if (live.length === 0) return null;
+  // Stripe answers the request as a whole: its one result holds for every event in it.
+  const result = await sendThrough(live);
+  // Past the shutdown budget: the lease expires and another worker resends (identifier).
+  if (ctx.abandoned()) return null;
+  // A 5xx stored under an idempotency key is judged by Stripe's totals, with the pair still in
+  // flight (so nothing else of it moves meanwhile).
+  const [only] = live;
+  const stored =
+    only && live.length === 1 && judge.classify(live, result).kind === "verify"
+      ? await verifyStored(ctx.db, only, () => buffer.flush())
+      : undefined;
+  if (ctx.abandoned()) return null;
+  const verdict = judge.request(live, result, ctx.now(), ctx.haltedScope(), stored);
+  live.forEach((item, i) => {
+    const settlement = verdict.settlements[i];
+    if (!settlement) return;
+    buffer.push(judge.row(item, settlement, startedAt));
+    if (settlement.status === "failed") {
+      ctx.logger.warn(
+        { event: item.event.id, code: settlement.code, rule: verdict.outcome.rule },
+        "dead-lettered",
+      );
+    }
+  });
+  return verdict;
+}
+
+/**
+ * Writes first_sent_at of the events never sent before, BEFORE their request leaves: from then
+ * on Stripe may hold them, whatever becomes of the answer. Returns the events that may be sent:
+ * one whose lease was lost meanwhile is another worker's now, and is dropped.
+ */
+async function markFirstSend(ctx: RequestContext, items: SendItem[]): Promise<SendItem[]> {
+  const first = items.filter((i) => i.event.firstSentAt === null);
+  if (first.length === 0) return items;
+  let marked: Map<string, Date>;
+  try {
+    marked = await ctx.marker.mark(first.map((i) => i.event));
+  } catch (err) {
+    // Not recorded, so not sent: give the leases back; nothing happened to the events.
+    ctx.logger.error({ err: coerceError(err), events: items.length }, "could not record sends");
+    await ctx.giveBack(items);
+    return [];
+  }
+  return items.filter((item) => {
+    if (item.event.firstSentAt !== null) return true;
+    const at = marked.get(item.event.id);
+    if (at) item.event.firstSentAt = at;
+    else ctx.held.forget(item.event);
+    return at !== undefined;
+  });
+}
