@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { eventIdSchema, fieldRules } from "../ingest/event-input.ts";
-import { ErrorCode, ItemErrorCode } from "../lib/error-codes.ts";
-import type { ItemError } from "../lib/errors.ts";
+import { ErrorCode } from "../lib/error-codes.ts";
 import type { ListPosition } from "../outbox/dlq-list.ts";
 import { MATCHED_IDS_MAX } from "../outbox/dlq-statement.ts";
 import type { DlqFilter, DlqTarget } from "../outbox/dlq-where.ts";
 import { describeIssues } from "../validation/describe-issues.ts";
 import { listError } from "../validation/item-error-list.ts";
 import { parseBody } from "../validation/parse-body.ts";
+import { oneError, requireIdsOrFilter } from "../validation/target-body.ts";
 import { checkFilter, filterFields } from "./dead-letters-filter.ts";
 
 /** Rows per page of GET /v1/dead-letters: default and most. */
@@ -65,14 +65,6 @@ function realInstant(at: string): boolean {
   return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 19) === at.slice(0, 19);
 }
 
-function one(
-  field: string,
-  message: string,
-  code: ItemErrorCode = ItemErrorCode.invalid_value,
-): ItemError[] {
-  return [{ index: 0, field, code, message }];
-}
-
 const queryKeys = [...filterFields, "limit", "cursor"] as const;
 const queryShape = z.strictObject(
   Object.fromEntries(queryKeys.map((k) => [k, z.string().optional()])),
@@ -101,14 +93,14 @@ export function parseListQuery(query: unknown): ListQuery {
   if (rawLimit !== undefined) {
     limit = /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : 0;
     if (limit < 1 || limit > LIST_LIMIT.max) {
-      throw listError(ErrorCode.invalid_query, one("limit", `limit ${queryRules.limit}`));
+      throw listError(ErrorCode.invalid_query, oneError("limit", `limit ${queryRules.limit}`));
     }
   }
   let after: ListPosition | null = null;
   if (rawCursor !== undefined) {
     after = decodeCursor(rawCursor);
     if (after === null) {
-      throw listError(ErrorCode.invalid_cursor, one("cursor", `cursor ${queryRules.cursor}`));
+      throw listError(ErrorCode.invalid_cursor, oneError("cursor", `cursor ${queryRules.cursor}`));
     }
   }
   return { filter: checked.filter, limit, after };
@@ -141,18 +133,11 @@ const bodyRules = {
  */
 export function parseActionBody(action: DlqActionName, body: unknown): ActionInput {
   const b = parseBody<z.infer<typeof bodySchemas.retry>>(bodySchemas[action], body, bodyRules);
-  if ((b.ids === undefined) === (b.filter === undefined)) {
-    throw listError(
-      ErrorCode.invalid_body,
-      one(
-        "ids",
-        b.ids === undefined
-          ? 'ids or filter is required: "ids" names the events, "filter" selects dead letters ({} selects every one)'
-          : "ids and filter cannot be combined: name the events, or select them by filter",
-        ItemErrorCode.required,
-      ),
-    );
-  }
+  requireIdsOrFilter(
+    b.ids !== undefined,
+    b.filter !== undefined,
+    "dead letters ({} selects every one)",
+  );
   let target: DlqTarget;
   if (b.ids !== undefined) {
     target = { ids: [...new Set(b.ids)] };
@@ -165,7 +150,7 @@ export function parseActionBody(action: DlqActionName, body: unknown): ActionInp
   if (notInStripe && b.ids === undefined) {
     throw listError(
       ErrorCode.invalid_body,
-      one(
+      oneError(
         "confirm_not_in_stripe",
         "confirm_not_in_stripe needs ids: it is a person's check, in Stripe, of each named event",
       ),

@@ -12,6 +12,7 @@ import type { PendingFilter, PendingTarget } from "../outbox/pending-where.ts";
 import { describeIssues } from "../validation/describe-issues.ts";
 import { listError } from "../validation/item-error-list.ts";
 import { parseBody } from "../validation/parse-body.ts";
+import { oneError, requireIdsOrFilter } from "../validation/target-body.ts";
 import { DURATION_RULE, parseDuration } from "./dead-letters-filter.ts";
 
 /** Events one cancel changes (one statement): default and most. */
@@ -75,14 +76,6 @@ export type PendingFilterCheck =
   | { ok: true; filter: PendingFilter }
   | { ok: false; errors: ItemError[]; total: number };
 
-function one(
-  field: string,
-  message: string,
-  code: ItemErrorCode = ItemErrorCode.invalid_value,
-): ItemError[] {
-  return [{ index: 0, field, code, message }];
-}
-
 /**
  * Checks a pending filter as sent (strings, from a JSON body or CLI flags) and parses it. Pure.
  * Every field narrows, and at least one must be set: cancelling every pending event at once is
@@ -104,7 +97,7 @@ export function checkPendingFilter(input: unknown, prefix = ""): PendingFilterCh
     const field = prefix === "" ? "filter" : prefix.slice(0, -1);
     return {
       ok: false,
-      errors: one(
+      errors: oneError(
         field,
         `${field} must set at least one of ${pendingFilterFields.join(", ")}: cancelling every pending event at once is not offered`,
         ItemErrorCode.required,
@@ -116,7 +109,7 @@ export function checkPendingFilter(input: unknown, prefix = ""): PendingFilterCh
     const field = `${prefix}newer_than`;
     return {
       ok: false,
-      errors: one(
+      errors: oneError(
         field,
         `${field} must be longer than ${prefix}older_than: events received before one and after the other cannot exist`,
       ),
@@ -156,18 +149,7 @@ const bodyRules = {
  */
 export function parseCancelBody(body: unknown): CancelInput {
   const b = parseBody<z.infer<typeof bodySchema>>(bodySchema, body, bodyRules);
-  if ((b.ids === undefined) === (b.filter === undefined)) {
-    throw listError(
-      ErrorCode.invalid_body,
-      one(
-        "ids",
-        b.ids === undefined
-          ? 'ids or filter is required: "ids" names the events, "filter" selects pending events'
-          : "ids and filter cannot be combined: name the events, or select them by filter",
-        ItemErrorCode.required,
-      ),
-    );
-  }
+  requireIdsOrFilter(b.ids !== undefined, b.filter !== undefined, "pending events");
   let target: PendingTarget;
   if (b.ids !== undefined) {
     target = { ids: [...new Set(b.ids)] };
