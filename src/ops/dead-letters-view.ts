@@ -1,5 +1,6 @@
 import type { DeadLetterRow } from "../outbox/dlq-list.ts";
 import type { DlqOutcome } from "../outbox/dlq-statement.ts";
+import { reasonOf } from "../outbox/reasons.ts";
 import type { DlqActionName } from "./dead-letters-input.ts";
 
 /** One dead letter as GET /v1/dead-letters shows it. */
@@ -21,6 +22,8 @@ export interface DeadLetterView {
   };
   first_ambiguous_at: string | null;
   first_sent_at: string | null;
+  /** The code's scope and the operator's next step (outbox/reasons.ts); null for a code Stripe gave. */
+  next_step: { scope: string; action: string } | null;
   /** A plain retry is refused: Stripe may hold it and no longer dedups it (see the refusal). */
   dedup_window_expired: boolean;
 }
@@ -63,8 +66,15 @@ export function deadLetterView(row: DeadLetterRow): DeadLetterView {
     },
     first_ambiguous_at: row.first_ambiguous_at,
     first_sent_at: row.first_sent_at,
+    next_step: nextStep(row.code),
     dedup_window_expired: row.dedup_window_expired,
   };
+}
+
+/** The registry's advice for a dead-letter code, in the view's words. */
+function nextStep(code: string | null): DeadLetterView["next_step"] {
+  const reason = reasonOf(code);
+  return reason ? { scope: reason.scope, action: reason.nextStep } : null;
 }
 
 /**

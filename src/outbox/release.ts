@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
+import type { WaitReason } from "./reasons.ts";
 
 /** An event to give back, with the claim it was leased by. */
 export interface LeaseRef {
@@ -13,7 +14,7 @@ export interface ReleaseOptions {
   /** Due again after this long (database clock); omitted keeps next_attempt_at, so its place. */
   delayMs?: number;
   /** Shown while it waits (e.g. account_halted); omitted keeps the current one. */
-  waitReason?: string;
+  waitReason?: WaitReason;
 }
 
 /**

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import type { EventStatus } from "../db/schema/usage-events.ts";
+import type { WaitReason } from "./reasons.ts";
 
 /** The last error an event shows (last_error_* columns). */
 export interface RecordedError {
@@ -35,8 +36,8 @@ export interface SettleRow {
   newKey?: boolean;
   /** Pending only: the next claim may take it this long from now (database clock). */
   delayMs: number;
-  /** Pending only: why it waits. */
-  waitReason: string | null;
+  /** Pending only: why it waits (reasons.ts). */
+  waitReason: WaitReason | null;
   /** New last error, or null to keep the previous one (a wait or a delivery is no error). */
   error: RecordedError | null;
   /** Request id of the delivering call. */

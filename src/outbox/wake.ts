@@ -1,9 +1,10 @@
 import { and, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { usageEvents } from "../db/schema/usage-events.ts";
+import { type WaitReason, waitsOfScope } from "./reasons.ts";
 
 /** Every reason pre-flight parks an event for (src/reporter/preflight.ts); a retry's backoff is not one. */
-export const PREFLIGHT_WAITS = [
+export const PREFLIGHT_WAITS: WaitReason[] = [
   "customer_unlinked",
   "subscription_item_missing",
   "meter_unknown",
@@ -12,16 +13,11 @@ export const PREFLIGHT_WAITS = [
 ];
 
 /**
- * Every meter-scope wait: pre-flight's, the worker's (no sink for the meter's delivery mode) and
- * a Stripe rejection about the meter (parked). Wake these when a meter is declared, reactivated
- * or fixed.
+ * Every meter-scope wait (reasons.ts): pre-flight's, the worker's (no sink for the meter's
+ * delivery mode) and a Stripe rejection about the meter (parked). Wake these when a meter is
+ * declared, reactivated or fixed.
  */
-export const METER_WAITS = [
-  "meter_unknown",
-  "meter_inactive",
-  "meter_rejected",
-  "delivery_mode_unavailable",
-];
+export const METER_WAITS: WaitReason[] = waitsOfScope("meter");
 
 /**
  * Makes pending events that wait on a customer or a meter due now, so that a change an operator
@@ -33,7 +29,7 @@ export const METER_WAITS = [
 export async function wakeWaiting(
   db: Db,
   target: { customerKey: string } | { eventName: string },
-  reasons: string[],
+  reasons: WaitReason[],
 ): Promise<number> {
   const who: SQL =
     "customerKey" in target

@@ -1,6 +1,7 @@
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connect.ts";
 import { coerceError } from "../lib/errors.ts";
+import type { WaitReason } from "../outbox/reasons.ts";
 import { revertSystemic } from "../outbox/revert-systemic.ts";
 import type { AccountProbe } from "./account-probe.ts";
 import type { SendItem } from "./admit.ts";
@@ -20,7 +21,7 @@ export function haltReason(scope: string, outcome: Extract<Outcome, { kind: "hal
 }
 
 /** The wait reason of events given back while a circuit is open. */
-export function haltWait(halt: Halt | null): string | undefined {
+export function haltWait(halt: Halt | null): WaitReason | undefined {
   if (!halt) return undefined;
   return halt.scope === "account" ? "account_halted" : "systemic_halt";
 }

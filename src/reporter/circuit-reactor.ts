@@ -1,5 +1,6 @@
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connect.ts";
+import type { WaitReason } from "../outbox/reasons.ts";
 import { haltReason, haltWait, takeBackSystemic } from "./circuit-actions.ts";
 import type { CircuitGate } from "./circuit-gate.ts";
 import type { Outcome } from "./classify.ts";
@@ -20,7 +21,7 @@ export interface ReactorDeps {
   limiter: AimdLimiter | null | undefined;
   pause: ThrottlePause;
   /** A circuit this worker just opened: stop sending, give back what is queued (wait reason). */
-  halted(waitReason: string | undefined): void;
+  halted(waitReason: WaitReason | undefined): void;
   /** A probe went through and closed the circuit: send again. */
   resumed(): void;
 }

@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import type { WaitReason } from "../outbox/reasons.ts";
 import { backoffMs } from "./backoff.ts";
 import type { Answer, Outcome } from "./classify.ts";
 
@@ -63,8 +64,8 @@ export type Settlement =
       status: "pending";
       /** Wait this long (by the database's clock) before the next claim may take it. */
       delayMs: number;
-      /** Why it waits: shown to operators while it is pending. */
-      waitReason: string;
+      /** Why it waits: shown to operators while it is pending (outbox/reasons.ts). */
+      waitReason: WaitReason;
     });
 
 /** True when a resend could be double counted: the first send is past the dedup window. */

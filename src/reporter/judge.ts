@@ -131,7 +131,7 @@ export class Judge {
       const s = decide(item.event, outcome, now, this.settings, this.random, context);
       // A systemic halt is not the account's: say which, so a person looks at the right thing.
       return haltScope !== null && haltScope !== "account" && s.status === "pending"
-        ? { ...s, waitReason: "systemic_halt" }
+        ? { ...s, waitReason: "systemic_halt" as const }
         : s;
     });
     return { outcome, settlements, haltScope, systemicCode };

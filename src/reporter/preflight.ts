@@ -2,6 +2,7 @@ import type { Config } from "../config.ts";
 import type { Customer } from "../db/schema/customers.ts";
 import type { Meter } from "../db/schema/meters.ts";
 import type { ClaimedEvent } from "../outbox/claim.ts";
+import type { DeadLetterCode, WaitReason } from "../outbox/reasons.ts";
 import { dedupExpiredMessage, dedupWindowExpired } from "./decide.ts";
 import { identifierFor } from "./identifier.ts";
 import type { OutboundEvent } from "./sinks/port.ts";
@@ -35,8 +36,8 @@ export type PreflightEvent = Pick<
 /** Pre-flight's verdict: send now, wait (pending, with a reason), or fail (dead letter). */
 export type Preflight =
   | { kind: "send"; outbound: OutboundEvent }
-  | { kind: "wait"; reason: string; until: Date; message: string }
-  | { kind: "fail"; code: string; message: string };
+  | { kind: "wait"; reason: WaitReason; until: Date; message: string }
+  | { kind: "fail"; code: DeadLetterCode; message: string };
 
 /**
  * Checks, without calling Stripe, whether an event can be sent now. Ordered: the permanent

@@ -1,5 +1,6 @@
 import { coerceError } from "../lib/errors.ts";
 import type { ClaimedEvent } from "../outbox/claim.ts";
+import type { WaitReason } from "../outbox/reasons.ts";
 import { release } from "../outbox/release.ts";
 import type { SettleRow } from "../outbox/settle.ts";
 import type { SendItem } from "./admit.ts";
@@ -105,7 +106,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     },
   });
 
-  async function giveBack(items: SendItem[], waitReason?: string): Promise<void> {
+  async function giveBack(items: SendItem[], waitReason?: WaitReason): Promise<void> {
     if (items.length === 0) return;
     const refs = items.map((i) => i.event);
     try {
