@@ -24,7 +24,7 @@ export type DlqTarget = { ids: string[] } | { filter: DlqFilter };
 export const deadAt = sql.raw("coalesce(e.failed_at, e.received_at)");
 
 /** `ms` before the database's now(), so every host judges ages by one clock. */
-function ago(ms: number): SQL {
+export function ago(ms: number): SQL {
   return sql`now() - ${ms}::float8 * interval '1 millisecond'`;
 }
 

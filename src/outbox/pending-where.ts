@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { ago } from "./dlq-where.ts";
 
 /** A filter over pending events, parsed: every field set narrows the selection. */
 export interface PendingFilter {
@@ -23,11 +24,6 @@ export type PendingTarget = { ids: string[] } | { filter: PendingFilter };
  * lease is no one's: the worker that held it stopped (or froze) and the claim will take it again.
  */
 export const leasedNow = sql.raw("(e.lease_expires_at is not null and e.lease_expires_at > now())");
-
-/** `ms` before the database's now(), so every host judges ages by one clock. */
-function ago(ms: number): SQL {
-  return sql`now() - ${ms}::float8 * interval '1 millisecond'`;
-}
 
 /** The event ids of a named target as one jsonb parameter: one placeholder, any count. */
 export function namedIds(ids: readonly string[]): SQL {
