@@ -1,84 +1,53 @@
+import { STRIPE_EVENTS_PATH } from "../../src/billing/stripe-events-route.ts";
 import { type RunningEmulator, startEmulator } from "../../src/emulator/index.ts";
 import { createStripeClient } from "../../src/reporter/stripe-client.ts";
 import { EMULATOR_KEY } from "../../src/system.ts";
-import { assembleReport, type RanPhase } from "./assemble.ts";
+import { type ApiProcess, startApi } from "./api-process.ts";
+import { assembleReport, type ChaosReport } from "./assemble.ts";
+import { AsyncFlusher } from "./async-flusher.ts";
+import { CircuitWatch } from "./circuits.ts";
+import { readRows } from "./collect.ts";
+import { StripeCounts } from "./cross-checks.ts";
 import { createChaosDatabase } from "./database.ts";
-import {
-  type Repeating,
-  type Revocation,
-  type RevokeWindow,
-  scheduleRevoke,
-  startFreezer,
-  startKiller,
-} from "./disruptions.ts";
-import { type StatusCounts, waitForDrain } from "./drain.ts";
-import type { InvariantReport } from "./invariants.ts";
-import type { PhaseThroughput, RescueStats } from "./metrics.ts";
+import { type Repeating, startFreezer, startKiller } from "./disruptions.ts";
+import type { StatusCounts } from "./drain.ts";
+import { LogSink } from "./log-sink.ts";
+import { reconcile } from "./operator.ts";
 import type { ChaosOptions } from "./options.ts";
-import { type PlannedEvent, planEvents, type World } from "./plan.ts";
-import { insertEvents, seedWorld } from "./seed.ts";
-import { type UnexpectedExit, WorkerPool, workerEnvironment } from "./workers.ts";
+import {
+  type MainPhase,
+  type PhaseContext,
+  type RanPhase,
+  runCleanPhase,
+  runMainPhase,
+  runStormPhase,
+  runWrongAccountPhase,
+} from "./phases.ts";
+import { modeOf, type PhaseName } from "./plan.ts";
+import { RequestLog } from "./request-log.ts";
+import { seedWorld } from "./seed.ts";
+import { WorkerPool, workerEnvironment } from "./workers.ts";
 
-/** One phase of the run: what it wrote and how fast it drained. */
-export interface PhaseResult {
-  /** main: poison and the revocation; clean: neither (the throughput baseline). */
-  name: "main" | "clean";
-  /** Events the phase wrote. */
-  events: number;
-  /** Poison events among them. */
-  poison: number;
-  /** Whether every event reached a final state before the deadline. */
-  drained: boolean;
-  /** ms since epoch; the phase starts right before its first insert. */
-  startMs: number;
-  /** How long writing them took (workers were already sending meanwhile). */
-  insertMs: number;
-  /** Drain time and rates, from the events' final-state times. */
-  throughput: PhaseThroughput;
-}
+export type { ChaosReport } from "./assemble.ts";
 
-/** Everything a chaos run found: the report prints it, the small chaos test asserts on it. */
-export interface ChaosReport {
-  /** What the run was asked to do. */
-  options: ChaosOptions;
-  /** The run's own database, and whether it was kept. */
-  database: { name: string; url: string; kept: boolean };
-  /** The main phase, then the clean one (when asked for and the main one drained). */
-  phases: PhaseResult[];
-  /** When the key was revoked and restored. */
-  revoke: RevokeWindow | null;
-  /** What became of the events the SIGKILLed workers held. */
-  rescue: RescueStats;
-  /** Freezes done, the live leases the frozen workers held, how many others took over meanwhile. */
-  freezes: { count: number; held: number; takenOver: number };
-  /** Workers that died without being killed (each was restarted). */
-  unexpectedExits: UnexpectedExit[];
-  /** Attempt rows by outcome. */
-  attempts: Record<string, number>;
-  /** The checker's figures and findings. */
-  invariants: InvariantReport;
-  /** Things worth a look that break no invariant (slow rescue, crashes, a revoke that never ran). */
-  warnings: string[];
-  /** Broken invariants, one line each: empty means the run passed. */
-  violations: string[];
-  /** Set-up, both phases and the checks. */
-  totalMs: number;
-}
+/**
+ * How far back Stripe's clock starts while seeding: subscription periods (a month) begin before
+ * any event, also before one the clock jump aged by a day.
+ */
+const SEED_HEAD_START_S = 3 * 86_400;
 
 /** The live state the progress display shows. */
 export interface ProgressSnapshot {
   /** The phase running. */
-  phase: string;
+  phase: PhaseName;
   /** Events by status now. */
   counts: StatusCounts;
-  /** Events of both phases. */
+  /** Events of every phase. */
   total: number;
   /** Kills so far. */
   kills: number;
   /** Freezes so far. */
   freezes: number;
-  /** Whether the key is revoked right now. */
-  revoked: boolean;
   /** Since the run began. */
   elapsedMs: number;
 }
@@ -96,10 +65,13 @@ export interface ChaosHooks {
 /** What is running, so that the finally block stops exactly what was started. */
 interface Running {
   emulator: RunningEmulator | null;
+  api: ApiProcess | null;
   pool: WorkerPool | null;
   killer: Repeating | null;
   freezer: Repeating | null;
-  revocation: Revocation | null;
+  flusher: AsyncFlusher | null;
+  circuits: CircuitWatch | null;
+  cleanups: Array<() => Promise<void>>;
 }
 
 /** Runs the chaos scenario of `options` and returns its report; cleans up whatever happens. */
@@ -107,45 +79,81 @@ export async function runChaos(
   options: ChaosOptions,
   hooks: ChaosHooks = {},
 ): Promise<ChaosReport> {
-  const log = hooks.log ?? (() => {});
+  const say = hooks.log ?? (() => {});
   const t0 = Date.now();
+  const log = new LogSink(options.logFile);
   const target = await createChaosDatabase(options.adminUrl);
   const { db } = target.database;
+  const requests = new RequestLog();
   const running: Running = {
     emulator: null,
+    api: null,
     pool: null,
     killer: null,
     freezer: null,
-    revocation: null,
+    flusher: null,
+    circuits: null,
+    cleanups: [],
   };
   try {
-    const emulator = await startEmulator({
-      port: 0,
-      apiKeys: [EMULATOR_KEY],
-      errorReportIntervalMs: 0,
-    });
+    const emulator = await startEmulator(
+      {
+        port: 0,
+        apiKeys: [EMULATOR_KEY],
+        // Error reports go out when the run says (async-flusher.ts), not on a timer.
+        errorReportIntervalMs: 0,
+        startTime: Math.floor(Date.now() / 1000) - SEED_HEAD_START_S,
+      },
+      { onUsageRequest: requests.observer("main") },
+    );
     running.emulator = emulator;
     const stripe = createStripeClient({
       secretKey: EMULATOR_KEY,
       apiBase: emulator.url,
       timeoutMs: 10_000,
     });
-    log(`database ${target.name} created; Stripe emulator on ${emulator.url}`);
+    say(`database ${target.name} created; Stripe emulator on ${emulator.url}`);
     const world = await seedWorld(db, stripe, options.customers);
-    const { faults } = options;
+    // Subscriptions began days ago by Stripe's clock: every event's time fits their period.
+    emulator.setClock(Math.floor(Date.now() / 1000));
+    const { faults: f } = options;
     // Faults only after seeding; they hit the usage endpoints, never customer or meter set-up.
     emulator.setFaults({
-      p500: faults.p500,
-      pAmbiguous: faults.pAmbiguous,
-      p429: faults.p429,
-      pTimeout: faults.pTimeout,
-      latencyMs: faults.latencyMs,
-      latencyJitterMs: faults.jitterMs,
+      p500: f.p500,
+      pAmbiguous: f.pAmbiguous,
+      p429: f.p429,
+      pTimeout: f.pTimeout,
+      latencyMs: f.latencyMs,
+      latencyJitterMs: f.jitterMs,
     });
+    emulator.setEndpointFaults("usage_records", { p500: f.urP500, pAmbiguous: f.urAmbiguous });
+
     const env = workerEnvironment(options, target.url, emulator.url, EMULATOR_KEY);
-    const pool = new WorkerPool(options.workers, env, options.logFile);
+    const api = await startApi(db, { ...env, LOG_LEVEL: "warn" }, log);
+    running.api = api;
+    // As `start` registers its bundled emulator's destination (src/system.ts).
+    emulator.addEventDestination({
+      url: `${api.url}${STRIPE_EVENTS_PATH}`,
+      secret: api.webhookSecret,
+    });
+    say(`API (meterline serve) on ${api.url}, billing sync registered as the event destination`);
+
+    const gone = new Set(world.deletedInStripe.map((k) => world.stripeIds.get(k) ?? ""));
+    const flusher = new AsyncFlusher(
+      emulator,
+      db,
+      { url: `${api.url}${STRIPE_EVENTS_PATH}`, secret: api.webhookSecret },
+      gone,
+    );
+    running.flusher = flusher;
+    requests.onEntry((entry) => flusher.note(entry));
+    flusher.start();
+    const circuits = new CircuitWatch(db);
+    running.circuits = circuits;
+
+    const pool = new WorkerPool(options.workers, env, log);
     running.pool = pool;
-    log(
+    say(
       `starting ${options.workers} workers${options.logFile ? ` (output: ${options.logFile})` : ""}`,
     );
     await pool.start();
@@ -159,77 +167,104 @@ export async function runChaos(
     );
     running.freezer = freezer;
 
-    const runPhase = async (
-      name: PhaseResult["name"],
-      events: PlannedEvent[],
-      revoke: boolean,
-    ): Promise<RanPhase> => {
-      const startMs = Date.now();
-      const revocation = revoke
-        ? scheduleRevoke(emulator, EMULATOR_KEY, {
-            atMs: options.revokeAtMs,
-            forMs: options.revokeForMs,
-          })
-        : null;
-      if (revocation) running.revocation = revocation;
-      const insertMs = await insertEvents(db, events);
-      const drained = await waitForDrain(db, {
-        deadlineMs: startMs + options.deadlineMs,
-        // The revocation is part of the phase: it ends only once the key was restored.
-        alsoDone: () => revocation?.finished() ?? true,
-        onTick: (counts) =>
-          hooks.onProgress?.({
-            phase: name,
-            counts,
-            total: options.events + options.cleanEvents,
-            kills: killer.records.length,
-            freezes: freezer.records.length,
-            revoked: revocation?.window()?.toMs === null,
-            elapsedMs: Date.now() - t0,
-          }),
-        ...(hooks.signal ? { signal: hooks.signal } : {}),
-      });
-      return { name, events, startMs, insertMs, drained };
+    const total =
+      options.events +
+      options.httpEvents +
+      options.stormEvents +
+      options.wrongAccountEvents +
+      options.cleanEvents;
+    const ctx: PhaseContext = {
+      options,
+      db,
+      databaseUrl: target.url,
+      emulator,
+      pool,
+      freezer,
+      world,
+      circuits,
+      requests,
+      api,
+      signal: hooks.signal,
+      cleanups: running.cleanups,
+      onTick: (phase, counts) =>
+        hooks.onProgress?.({
+          phase,
+          counts,
+          total,
+          kills: killer.records.length,
+          freezes: freezer.records.length,
+          elapsedMs: Date.now() - t0,
+        }),
     };
+    const aborted = () => hooks.signal?.aborted ?? false;
+    say("main phase: all three delivery modes, poison, ingest, revocation, clock jump");
+    const main: MainPhase = await runMainPhase(ctx);
+    const phases: RanPhase[] = [main];
+    let otherLedger = null;
+    // The wrong key before the storm: the storm moves Stripe's clock 40 days and back, which
+    // prunes every idempotency key, so no event sent before it may be sent again after it.
+    if (main.drained && options.wrongAccountEvents > 0 && !aborted()) {
+      say("wrong-account phase: workers deployed with another account's key");
+      const wrong = await runWrongAccountPhase(ctx);
+      otherLedger = wrong.otherLedger;
+      phases.push(wrong);
+    }
+    if (phases.every((p) => p.drained) && options.stormEvents > 0 && !aborted()) {
+      say("storm phase: Stripe's clock 40 days ahead");
+      phases.push(await runStormPhase(ctx));
+    }
+    if (phases.every((p) => p.drained) && options.cleanEvents > 0 && !aborted()) {
+      say("clean phase: the throughput baseline");
+      phases.push(await runCleanPhase(ctx));
+    }
 
-    const main = await runPhase(
-      "main",
-      plan(world, options.events, options.poisonRate, "main"),
-      true,
-    );
-    const clean =
-      main.drained && options.cleanEvents > 0 && !hooks.signal?.aborted
-        ? await runPhase("clean", plan(world, options.cleanEvents, 0, "clean"), false)
-        : null;
-
-    // Everything is final: stop the chaos (a frozen worker resumes), then the workers, and only
-    // then read what Stripe holds.
+    // Every rejection Stripe still holds goes out; then the chaos stops (a frozen worker
+    // resumes), then the workers, and only then are Stripe and the outbox read.
+    await flusher.flushAll();
+    await flusher.stop();
     await freezer.stop();
     await killer.stop();
     await pool.stop();
+    const final = await readRows(db);
+    const ledgerBefore = emulator.ledger();
+    const counts = new StripeCounts(ledgerBefore, requests.entries);
+    const eventNames = new Map(final.map((r) => [r.id, r.eventName]));
+    const reconciliation = await reconcile(db, api.url, api.adminKey, (id) => {
+      const name = eventNames.get(id);
+      return name !== undefined && counts.count(id, modeOf(name)) > 0;
+    });
+    const reconciled = await readRows(db);
+    await circuits.stop();
     return await assembleReport({
       options,
       database: { name: target.name, url: target.url, kept: options.keepDb },
       db,
       ledger: emulator.ledger(),
-      phases: clean ? [main, clean] : [main],
-      revoke: running.revocation?.window() ?? null,
+      otherLedger,
+      requests: requests.entries,
+      phases,
+      main,
+      final,
+      reconciled,
+      reconciliation,
+      flusher: flusher.figures(),
+      circuits: circuits.history(),
       kills: killer.records,
       freezes: freezer.records,
       unexpectedExits: [...pool.unexpectedExits],
       startedMs: t0,
-      aborted: hooks.signal?.aborted ?? false,
+      aborted: aborted(),
     });
   } finally {
+    await running.flusher?.stop();
     await running.freezer?.stop();
     await running.killer?.stop();
     await running.pool?.stop();
-    running.revocation?.cancel();
+    await running.circuits?.stop();
+    for (const cleanup of running.cleanups) await cleanup().catch(() => {});
+    await running.api?.stop();
     await running.emulator?.close();
+    await log.close();
     await target.close(options.keepDb);
   }
-}
-
-function plan(world: World, count: number, poisonRate: number, prefix: string): PlannedEvent[] {
-  return planEvents(world, { count, poisonRate, prefix, now: new Date() });
 }

@@ -1,10 +1,9 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
-import type { AppliedAttempt } from "./cross-checks.ts";
-import type { DisruptionRecord, RevokeWindow } from "./disruptions.ts";
-import type { OutboxRow } from "./invariants.ts";
-import type { HeldEvent, KillOutcome } from "./metrics.ts";
+import type { AppliedAttempt, OutboxRow } from "./cross-checks.ts";
+import type { DisruptionRecord } from "./disruptions.ts";
+import type { HeldEvent, Interval, KillOutcome } from "./metrics.ts";
 
 /** An outbox row with the time it became final (reported_at or failed_at, ms since epoch). */
 export interface RunRow extends OutboxRow {
@@ -22,8 +21,6 @@ export async function readRows(db: Db): Promise<RunRow[]> {
           e.event_name as "eventName", e.value::float8 as value, e.status,
           e.wait_reason as "waitReason", e.last_error_code as "lastErrorCode",
           e.last_error_message as "lastErrorMessage", e.last_http_status as "lastHttpStatus",
-          ${epochMs("e.first_ambiguous_at")} as "firstAmbiguousAtMs",
-          ${epochMs("e.last_attempt_at")} as "lastAttemptAtMs",
           ${epochMs("coalesce(e.reported_at, e.failed_at)")} as "finalAtMs"
         from usage_events e left join customers c on c.key = e.customer_key`,
   );
@@ -50,16 +47,19 @@ export async function readAppliedAttempts(db: Db): Promise<AppliedAttempt[]> {
 
 /**
  * What became of the events each killed worker held: the first send recorded after the kill,
- * and when each became final.
+ * and when each became final. `quiet` are the spans in which nothing could send (the key
+ * revoked, every worker down for a clock jump, a circuit open): a kill whose rescue overlaps
+ * one is set apart. `finalAt` corrects the final times the clock jump aged.
  */
 export async function killOutcomes(
   db: Db,
   kills: readonly DisruptionRecord[],
-  revoke: RevokeWindow | null,
+  quiet: readonly Interval[],
+  finalAt: ReadonlyMap<string, number>,
 ): Promise<KillOutcome[]> {
   const outcomes: KillOutcome[] = [];
   for (const kill of kills) {
-    const held =
+    const found =
       kill.held.length === 0
         ? []
         : await rows<HeldEvent & Record<string, unknown>>(
@@ -72,9 +72,9 @@ export async function killOutcomes(
                 from usage_events e
                 where e.id in (select jsonb_array_elements_text(${JSON.stringify(kill.held)}::jsonb))`,
           );
+    const held = found.map((h) => ({ ...h, finalAtMs: finalAt.get(h.id) ?? h.finalAtMs }));
     const lastFinal = Math.max(kill.atMs, ...held.map((h) => h.finalAtMs ?? Date.now()));
-    const duringRevoke =
-      revoke !== null && kill.atMs <= (revoke.toMs ?? Date.now()) && lastFinal >= revoke.fromMs;
+    const duringRevoke = quiet.some((q) => kill.atMs <= q.toMs && lastFinal >= q.fromMs);
     outcomes.push({ workerId: kill.workerId, atMs: kill.atMs, held, duringRevoke });
   }
   return outcomes;

@@ -22,6 +22,10 @@ export interface Repeating {
   readonly records: DisruptionRecord[];
   /** Stops; resolves once one under way has finished (a killed worker restarted, a frozen one resumed). */
   stop(): Promise<void>;
+  /** Holds off new ones; resolves once one under way has finished. */
+  pause(): Promise<void>;
+  /** Lets them happen again after `pause`. */
+  resume(): void;
 }
 
 /** How often, how many times at most (null: no limit). */
@@ -73,6 +77,8 @@ export function startFreezer(pool: WorkerPool, db: Db, every: Every, forMs: numb
 function repeat(every: Every, action: () => Promise<DisruptionRecord | null>): Repeating {
   const records: DisruptionRecord[] = [];
   let stopped = false;
+  let paused = false;
+  let current: Promise<unknown> = Promise.resolve();
   let wake: () => void = () => {};
   const loop = (async () => {
     if (every.everyMs <= 0) return;
@@ -85,7 +91,10 @@ function repeat(every: Every, action: () => Promise<DisruptionRecord | null>): R
         };
       });
       if (stopped) return;
-      const record = await action();
+      if (paused) continue;
+      const doing = action();
+      current = doing.catch(() => null);
+      const record = await doing;
       if (record) records.push(record);
     }
   })();
@@ -95,6 +104,13 @@ function repeat(every: Every, action: () => Promise<DisruptionRecord | null>): R
       stopped = true;
       wake();
       await loop;
+    },
+    async pause() {
+      paused = true;
+      await current;
+    },
+    resume() {
+      paused = false;
     },
   };
 }

@@ -1,217 +1,276 @@
 /**
- * design.md §5, checked after a run: a pure function from what Stripe (the emulator's ledger)
- * holds and what the outbox says to a report and a list of violations. No I/O, so each rule
- * has a unit test that feeds it a broken ledger.
+ * design.md §5, checked after a run: a pure function from what Stripe holds (the emulator's
+ * ledger and request log, which no worker writes), what the run planned (which events are
+ * healthy, which are poison and how), and what the outbox says, to one list of findings per
+ * invariant. No I/O, so each rule has a unit test that feeds it a broken ledger or log.
  */
+import type { DeliveryMode } from "../../src/db/schema/meters.ts";
 import type { Ledger } from "../../src/emulator/index.ts";
 import {
   type AppliedAttempt,
-  bump,
-  compareIdentifiers,
+  compareCounts,
   compareTotals,
+  type OutboxRow,
   overlappingSettles,
+  StripeCounts,
 } from "./cross-checks.ts";
+import { bump, type Finding } from "./findings.ts";
+import { acceptedPoison, type BadBatch } from "./ingest.ts";
+import { sentAfterDedupWindow, unexplainedRecords } from "./log-checks.ts";
+import { expectedCode, type PlannedEvent, type PoisonKind } from "./plan.ts";
+import type { LoggedRequest } from "./request-log.ts";
 
-/** One outbox row at the end of a run, with its customer's Stripe id. */
-export interface OutboxRow {
-  id: string;
-  customerKey: string;
-  /** The customer's Stripe id; null when unlinked or unknown to Meterline. */
-  stripeCustomerId: string | null;
-  eventName: string;
-  value: number;
-  status: string;
-  waitReason: string | null;
-  lastErrorCode: string | null;
-  lastErrorMessage: string | null;
-  lastHttpStatus: number | null;
-  /** First ambiguous attempt, ms since epoch. */
-  firstAmbiguousAtMs: number | null;
-  /** Start of the last recorded send, ms since epoch. */
-  lastAttemptAtMs: number | null;
-}
+export type { OutboxRow } from "./cross-checks.ts";
+
+/** The invariants, in report order: each must have no finding. */
+export const INVARIANTS = {
+  lost: "§5.1 every accepted event is in the outbox as accepted, and final (none pending, none vanished)",
+  counted_more_than_once:
+    "§5.2 Stripe counts no event twice (ledger; usage records by Idempotency-Key)",
+  reported_but_not_counted:
+    "§5.7 no event is reported that Stripe does not count (an asynchronous rejection included)",
+  counted_but_not_reported:
+    "§5.2 nothing is counted by Stripe that the outbox does not say reported (or a person resolved)",
+  totals_differ: "§5.2 per customer × meter, Stripe's total is the sum of the reported events",
+  failed_by_account_or_systemic_cause:
+    "§5.3 no event is failed for a revoked key, an account-wide code, a systemic storm or a wrong-account key",
+  wrongly_failed:
+    "§5.3 no healthy event is dead-lettered (a safe give-up Meterline must make aside)",
+  poison_not_failed_as_expected: "§1 every poison event ends failed with its code and a message",
+  dead_letter_without_reason: "§5.1 every failed event has a code and a message",
+  sent_after_dedup_window:
+    "§5.5 no identifier is sent again more than 24 h after its first send, by Stripe's clock (request log)",
+  outcome_written_after_lease_lost: "§4 settle guard: no outcome written after the lease was lost",
+  poison_batch_accepted: "§6 a bad batch is refused whole with a 4xx, nothing stored",
+  ledger_unexplained_by_log:
+    "the request log explains Stripe's ledger (usage records), and the wrong key's account holds nothing",
+} as const;
+
+/** One invariant's name. */
+export type InvariantName = keyof typeof INVARIANTS;
 
 /** What the checker compares. */
 export interface InvariantInput {
-  ledger: Pick<Ledger, "totals" | "events">;
-  rows: readonly OutboxRow[];
-  /** Poison events by id, with their kind; every other row is a healthy event. */
-  poison: ReadonlyMap<string, string>;
-  /** The dead-letter code each poison kind must end with. */
-  expectedCodes: Readonly<Record<string, string>>;
-  /** The reporter's dedup window (§5.5). */
-  dedupWindowMs: number;
-  /** Every attempt row whose outcome was written (all but lease_lost), for the settle guard. */
+  /** Every event the run wrote or sent (accepted or not), by id. */
+  planned: ReadonlyMap<string, PlannedEvent>;
+  /** Ids of planned events the API refused (their batch answered non-202): not accepted. */
+  notAccepted: ReadonlySet<string>;
+  /** The outbox once every phase drained, before the operator's reconciliation. */
+  final: readonly OutboxRow[];
+  /** The outbox after it. */
+  reconciled: readonly OutboxRow[];
+  /** Ids the operator resolved as delivered. */
+  resolved: ReadonlySet<string>;
+  /** Stripe's ledger (our account), and the wrong key's account's (null if none ran). */
+  ledger: Pick<Ledger, "totals" | "events" | "usage_records">;
+  otherLedger: Pick<Ledger, "events" | "usage_records"> | null;
+  /** The emulator's request log. */
+  requests: readonly LoggedRequest[];
+  /** Stripe's dedup window (24 h), ms by its clock. */
+  stripeDedupWindowMs: number;
+  /** Events of the clock jumps' chosen sets. */
+  jumped: ReadonlySet<string>;
+  /** Every attempt row whose outcome was written, for the settle guard. */
   applied: readonly AppliedAttempt[];
-}
-
-/** One thing found wrong: what (an event id, a customer × meter pair) and how. */
-export interface Finding {
-  subject: string;
-  detail: string;
+  /** The bad batches posted to the API. */
+  badBatches: readonly BadBatch[];
+  /** The delivery mode of an event name (null for one the run never declared). */
+  modeOf: (eventName: string) => DeliveryMode | null;
 }
 
 /** How the poison events of one kind ended. */
 export interface PoisonKindResult {
   total: number;
-  /** Failed with a code and a message. */
-  failedWithReason: number;
-  /** Failed with the code the kind must have. */
-  expectedCode: number;
+  /** Failed with the code the kind must have (and a message). */
+  asExpected: number;
   /** Final codes (or the status when not failed), with counts. */
   codes: Record<string, number>;
 }
 
-/** The checker's answer: the figures of the report, and every violation in one line each. */
+/** The checker's answer: findings per invariant, and the figures of the report. */
 export interface InvariantReport {
+  findings: Record<InvariantName, Finding[]>;
   events: number;
   byStatus: Record<string, number>;
   failedByCode: Record<string, number>;
-  ledger: { events: number; counted: number };
-  /** Accepted events not in a final state, or reported but not counted by Stripe. */
-  lost: Finding[];
-  /** Identifiers Stripe counted twice, or counted without a reported event behind them. */
-  doubleCounted: Finding[];
-  /** (customer, meter) pairs whose Stripe total differs from the sum of reported events. */
-  totalsMismatch: Finding[];
-  /** Healthy events that ended failed or discarded. */
-  wronglyFailed: Finding[];
-  /** Failed events without a reason, or failed for an account-wide cause (§5.1, §5.3). */
-  badDeadLetters: Finding[];
-  /** Events sent after their first ambiguous attempt was older than the dedup window (§5.5). */
-  lateSends: Finding[];
-  /** Outcomes written by a worker after another had taken the event over (§4 settle guard). */
-  staleSettles: Finding[];
-  poison: { total: number; allFailedWithReason: boolean; byKind: Record<string, PoisonKindResult> };
-  violations: string[];
+  ledger: { meterEvents: number; counted: number; usageRecords: number };
+  poison: { total: number; byKind: Record<string, PoisonKindResult> };
+}
+
+/** Codes that say the account or its key is at fault, never an event (classify.ts). */
+const ACCOUNT_CODES = new Set([
+  "account_invalid",
+  "api_key_expired",
+  "platform_api_key_expired",
+  "platform_account_required",
+  "secret_key_required",
+  "testmode_charges_only",
+  "livemode_mismatch",
+  "request_blocked",
+  "insufficient_permissions",
+]);
+
+/** The rejection a halting phase's cause gives every customer: failing an event for it is §5.3's breach. */
+const SYSTEMIC_CODES: Partial<Record<PlannedEvent["phase"], string>> = {
+  storm: "timestamp_too_far_in_past",
+  wrong_account: "resource_missing",
+};
+
+/** Safe give-ups a healthy event may end with: a person reconciles them (operator.ts). */
+function allowedGiveUp(row: OutboxRow, jumped: ReadonlySet<string>): boolean {
+  if (row.lastErrorCode === "usage_record_unverified") return true;
+  return row.lastErrorCode === "dedup_window_expired" && jumped.has(row.id);
 }
 
 const STATUSES = new Set(["pending", "reported", "failed", "discarded"]);
 
-/**
- * Checks §5 (1, 2, 3 and 5; 4 and 6 need timing and the API: see the chaos report) and the
- * settle guard of §4, which the ledger alone cannot see: the identifier makes Stripe count a
- * stale worker's resend once anyway.
- */
+/** Checks every invariant. */
 export function checkInvariants(input: InvariantInput): InvariantReport {
-  const { rows, ledger, poison } = input;
+  const { final, planned } = input;
+  const findings = Object.fromEntries(
+    Object.keys(INVARIANTS).map((k) => [k, [] as Finding[]]),
+  ) as Record<InvariantName, Finding[]>;
   const byStatus: Record<string, number> = {};
   const failedByCode: Record<string, number> = {};
-  const lost: Finding[] = [];
-  const wronglyFailed: Finding[] = [];
-  const badDeadLetters: Finding[] = [];
-  const lateSends: Finding[] = [];
   const byKind: Record<string, PoisonKindResult> = {};
-  for (const kind of new Set(poison.values())) {
-    byKind[kind] = { total: 0, failedWithReason: 0, expectedCode: 0, codes: {} };
-  }
+  const seen = new Set<string>();
 
-  for (const row of rows) {
+  for (const row of final) {
+    seen.add(row.id);
     bump(byStatus, row.status);
     if (row.status === "failed") bump(failedByCode, row.lastErrorCode ?? "(no code)");
-    // §5.1: exactly one known state, and a final one once the run has drained.
-    if (!STATUSES.has(row.status)) {
-      lost.push({ subject: row.id, detail: `unknown status "${row.status}"` });
-    } else if (row.status === "pending") {
-      const why = row.waitReason ?? "no visible reason (§5.1)";
-      lost.push({ subject: row.id, detail: `still pending (${why})` });
-    }
-    if (row.status === "failed") {
-      if (!row.lastErrorCode || !row.lastErrorMessage) {
-        badDeadLetters.push({ subject: row.id, detail: "failed without a code and a message" });
-      }
-      // §5.3: 401/403 are about the account; no event may be dead-lettered for them.
-      if (row.lastHttpStatus === 401 || row.lastHttpStatus === 403) {
-        badDeadLetters.push({
-          subject: row.id,
-          detail: `failed on an account-wide ${row.lastHttpStatus} (${row.lastErrorCode})`,
-        });
-      }
-    }
-    // §5.5: no send once the first ambiguous attempt is past the dedup window.
-    if (
-      row.firstAmbiguousAtMs !== null &&
-      row.lastAttemptAtMs !== null &&
-      row.lastAttemptAtMs - row.firstAmbiguousAtMs >= input.dedupWindowMs
-    ) {
-      lateSends.push({ subject: row.id, detail: "sent after the dedup window had passed" });
-    }
-    const kind = poison.get(row.id);
-    if (kind === undefined) {
-      if (row.status === "failed" || row.status === "discarded") {
-        wronglyFailed.push({ subject: row.id, detail: `${row.status}: ${row.lastErrorCode}` });
-      }
-      continue;
-    }
-    const result = byKind[kind];
-    if (!result) continue;
-    result.total++;
-    bump(result.codes, row.status === "failed" ? (row.lastErrorCode ?? "(no code)") : row.status);
-    if (row.status === "failed" && row.lastErrorCode && row.lastErrorMessage) {
-      result.failedWithReason++;
-      if (row.lastErrorCode === input.expectedCodes[kind]) result.expectedCode++;
-    }
+    const plan = planned.get(row.id);
+    checkState(row, plan, findings);
+    if (row.status === "failed") checkDeadLetter(row, plan, input.jumped, findings);
+    if (plan?.poison) checkPoison(row, plan, plan.poison, input, byKind, findings);
+  }
+  for (const [id, plan] of planned) {
+    if (seen.has(id) || input.notAccepted.has(id)) continue;
+    findings.lost.push({
+      subject: id,
+      detail: `${plan.viaApi ? "accepted by the API" : "written"} but not in the outbox`,
+    });
   }
 
-  const { doubleCounted, missing } = compareIdentifiers(rows, ledger);
-  lost.push(...missing);
-  const totalsMismatch = compareTotals(rows, ledger);
-  const staleSettles = overlappingSettles(input.applied);
-  const poisonTotal = Object.values(byKind).reduce((n, k) => n + k.total, 0);
-  const allFailedWithReason = Object.values(byKind).every((k) => k.failedWithReason === k.total);
-
-  const violations = [
-    summarize("§5.1/§5.2 lost", lost),
-    summarize("§5.2 double-counted", doubleCounted),
-    summarize("§5.2 Stripe's total differs from the reported sum", totalsMismatch),
-    summarize("§5.3 wrongly failed (healthy events dead-lettered)", wronglyFailed),
-    summarize("§5.1/§5.3 bad dead letters", badDeadLetters),
-    summarize("§5.5 sent after the dedup window", lateSends),
-    summarize("§4 settle guard: an outcome written after the lease was lost", staleSettles),
-    ...Object.entries(byKind).flatMap(([kind, k]) => {
-      const expected = input.expectedCodes[kind];
-      if (k.expectedCode === k.total) return [];
-      return [
-        `poison ${kind}: ${k.total - k.expectedCode} of ${k.total} did not end failed with ${expected} (${describeCounts(k.codes)})`,
-      ];
-    }),
-  ].filter((v): v is string => v !== null);
+  const stripe = new StripeCounts(input.ledger, input.requests);
+  const counts = compareCounts(input.reconciled, stripe, input.modeOf, input.resolved);
+  findings.counted_more_than_once.push(...counts.countedMoreThanOnce);
+  findings.reported_but_not_counted.push(...counts.reportedNotCounted);
+  findings.counted_but_not_reported.push(...counts.countedNotReported);
+  findings.totals_differ.push(...compareTotals(input.reconciled, input.ledger));
+  findings.sent_after_dedup_window.push(
+    ...sentAfterDedupWindow(input.requests, input.stripeDedupWindowMs),
+  );
+  findings.outcome_written_after_lease_lost.push(...overlappingSettles(input.applied));
+  findings.poison_batch_accepted.push(...acceptedPoison(input.badBatches));
+  findings.ledger_unexplained_by_log.push(
+    ...unexplainedRecords(input.requests, input.ledger, input.otherLedger),
+  );
 
   return {
-    events: rows.length,
+    findings,
+    events: final.length,
     byStatus,
     failedByCode,
     ledger: {
-      events: ledger.events.length,
-      counted: ledger.events.filter((e) => e.counted).length,
+      meterEvents: input.ledger.events.length,
+      counted: input.ledger.events.filter((e) => e.counted).length,
+      usageRecords: input.ledger.usage_records.length,
     },
-    lost,
-    doubleCounted,
-    totalsMismatch,
-    wronglyFailed,
-    badDeadLetters,
-    lateSends,
-    staleSettles,
-    poison: { total: poisonTotal, allFailedWithReason, byKind },
-    violations,
+    poison: {
+      total: Object.values(byKind).reduce((n, k) => n + k.total, 0),
+      byKind,
+    },
   };
 }
 
-/** "3 × a, 1 × b", for one-line messages. */
-export function describeCounts(counts: Record<string, number>): string {
-  return Object.entries(counts)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${k} ${n}`)
-    .join(", ");
+/** §5.1: a known, final state, and the content that was accepted. */
+function checkState(
+  row: OutboxRow,
+  plan: PlannedEvent | undefined,
+  findings: Record<InvariantName, Finding[]>,
+): void {
+  if (!STATUSES.has(row.status)) {
+    findings.lost.push({ subject: row.id, detail: `unknown status "${row.status}"` });
+  } else if (row.status === "pending") {
+    findings.lost.push({
+      subject: row.id,
+      detail: `still pending (${row.waitReason ?? "no visible reason"})`,
+    });
+  }
+  if (
+    plan &&
+    (plan.value !== row.value ||
+      plan.customerKey !== row.customerKey ||
+      plan.eventName !== row.eventName)
+  ) {
+    findings.lost.push({
+      subject: row.id,
+      detail: `stored as ${row.customerKey} × ${row.eventName} = ${row.value}, accepted as ${plan.customerKey} × ${plan.eventName} = ${plan.value}`,
+    });
+  }
 }
 
-/** One violation line: what broke, how often, and the first few cases. */
-function summarize(what: string, findings: Finding[]): string | null {
-  if (findings.length === 0) return null;
-  const shown = findings
-    .slice(0, 3)
-    .map((f) => `${f.subject.slice(0, 60)}: ${f.detail}`)
-    .join("; ");
-  const more = findings.length > 3 ? `; … ${findings.length - 3} more` : "";
-  return `${what}: ${findings.length} (${shown}${more})`;
+/** §5.1 and §5.3 for one dead letter. */
+function checkDeadLetter(
+  row: OutboxRow,
+  plan: PlannedEvent | undefined,
+  jumped: ReadonlySet<string>,
+  findings: Record<InvariantName, Finding[]>,
+): void {
+  if (!row.lastErrorCode || !row.lastErrorMessage) {
+    findings.dead_letter_without_reason.push({
+      subject: row.id,
+      detail: "failed without a code and a message",
+    });
+  }
+  const code = row.lastErrorCode ?? "(no code)";
+  if (row.lastHttpStatus === 401 || row.lastHttpStatus === 403 || ACCOUNT_CODES.has(code)) {
+    findings.failed_by_account_or_systemic_cause.push({
+      subject: row.id,
+      detail: `failed on an account-wide answer (${row.lastHttpStatus ?? "no status"} ${code})`,
+    });
+    return;
+  }
+  const cause = plan ? SYSTEMIC_CODES[plan.phase] : undefined;
+  if (plan && plan.poison === null && cause === code) {
+    findings.failed_by_account_or_systemic_cause.push({
+      subject: row.id,
+      detail: `failed with ${code}, the code every customer got in the ${plan.phase === "storm" ? "systemic storm" : "wrong-account key"} phase`,
+    });
+    return;
+  }
+  if (plan && plan.poison === null && !allowedGiveUp(row, jumped)) {
+    findings.wrongly_failed.push({ subject: row.id, detail: `failed: ${code}` });
+  }
+}
+
+/** A poison event must end failed with its kind's code (or, caught by the clock jump, as expired). */
+function checkPoison(
+  row: OutboxRow,
+  plan: PlannedEvent,
+  kind: PoisonKind,
+  input: InvariantInput,
+  byKind: Record<string, PoisonKindResult>,
+  findings: Record<InvariantName, Finding[]>,
+): void {
+  const result = byKind[kind] ?? { total: 0, asExpected: 0, codes: {} };
+  byKind[kind] = result;
+  result.total++;
+  bump(result.codes, row.status === "failed" ? (row.lastErrorCode ?? "(no code)") : row.status);
+  const mode = input.modeOf(plan.eventName);
+  const expected = mode ? expectedCode(kind, mode) : "?";
+  const asExpected =
+    row.status === "failed" &&
+    row.lastErrorMessage !== null &&
+    (row.lastErrorCode === expected ||
+      (row.lastErrorCode === "dedup_window_expired" && input.jumped.has(row.id)));
+  if (asExpected) {
+    result.asExpected++;
+    return;
+  }
+  findings.poison_not_failed_as_expected.push({
+    subject: row.id,
+    detail: `${kind}: expected failed with ${expected}, got ${row.status === "failed" ? `failed with ${row.lastErrorCode ?? "no code"}` : row.status}`,
+  });
 }

@@ -18,6 +18,10 @@ export interface ChaosFaults {
   latencyMs: number;
   /** ± jitter around the latency, ms. */
   jitterMs: number;
+  /** Usage records only (endpoint group usage_records): a 500 with nothing applied. */
+  urP500: number;
+  /** Usage records only: applied, then a 500 or a dropped connection. */
+  urAmbiguous: number;
 }
 
 /** The worker settings the chaos run passes to every `meterline worker` child, short so it drains in minutes. */
@@ -40,13 +44,15 @@ export interface ChaosWorkerTimings {
 export interface ChaosOptions {
   /** Admin URL of a Postgres server: the run creates (and drops) its own database there. */
   adminUrl: string;
-  /** Events of the main phase (poison included). */
+  /** Events of the main phase (poison included), written straight into the outbox. */
   events: number;
-  /** Events of the second phase (no poison, no revoke): the throughput baseline; 0 skips it. */
+  /** Healthy events of the main phase sent through the API (POST /v1/events, batches of 1,000). */
+  httpEvents: number;
+  /** Events of the last phase (no poison, no revoke): the throughput baseline; 0 skips it. */
   cleanEvents: number;
   /** Worker processes running at any time. */
   workers: number;
-  /** Healthy customers (each one Stripe customer, linked). */
+  /** Healthy customers (each one Stripe customer with a subscription, linked). */
   customers: number;
   /** A random worker is SIGKILLed and restarted this often; 0 never. */
   killEveryMs: number;
@@ -62,8 +68,22 @@ export interface ChaosOptions {
   revokeAtMs: number;
   /** …for this long; 0 never revokes. */
   revokeForMs: number;
-  /** Share of the main phase's events that are poison (0..1). */
+  /** The clock jump (every worker down, Stripe's clock moved on) this long into the main phase; 0 never. */
+  jumpAtMs: number;
+  /** How far the jump moves Stripe's clock (and the waiting events' stored times back), hours. */
+  jumpHours: number;
+  /** Share of the main phase's events that are poison of the five pre-flight kinds (0..1). */
   poisonRate: number;
+  /** Share of events for customers deleted in Stripe only: rejected asynchronously (0..1). */
+  asyncRate: number;
+  /** Share of events for the six customers whose subscription items are gone (0..1). */
+  itemGoneRate: number;
+  /** Meter events v1 of the systemic storm phase (Stripe's clock 40 days ahead); 0 skips it. */
+  stormEvents: number;
+  /** Usage records of the wrong-account phase (workers deployed with another account's key); 0 skips it. */
+  wrongAccountEvents: number;
+  /** How long a storm or a wrong-account key stays once its circuit opened. */
+  haltHoldMs: number;
   /** The emulator's fault mix. */
   faults: ChaosFaults;
   /** What every worker gets in its environment. */
@@ -72,14 +92,17 @@ export interface ChaosOptions {
   deadlineMs: number;
   /** Keep the database after the run (its URL is printed) instead of dropping it. */
   keepDb: boolean;
-  /** Where the workers' output goes (one file); null discards it. */
+  /** Where the workers' and the API's output goes (one file); null discards it. */
   logFile: string | null;
+  /** Print one JSON document instead of the report (progress goes to stderr). */
+  json: boolean;
 }
 
 /** The defaults of `npm run chaos`. */
 export const DEFAULT_OPTIONS: Omit<ChaosOptions, "adminUrl" | "logFile"> = {
-  events: 100_000,
-  cleanEvents: 10_000,
+  events: 80_000,
+  httpEvents: 2_000,
+  cleanEvents: 8_000,
   workers: 4,
   customers: 200,
   killEveryMs: 5_000,
@@ -89,8 +112,24 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, "adminUrl" | "logFile"> = {
   maxFreezes: null,
   revokeAtMs: 15_000,
   revokeForMs: 20_000,
+  jumpAtMs: 60_000,
+  jumpHours: 24.5,
   poisonRate: 0.01,
-  faults: { p500: 0.05, pAmbiguous: 0.03, p429: 0.02, pTimeout: 0.01, latencyMs: 30, jitterMs: 10 },
+  asyncRate: 0.004,
+  itemGoneRate: 0.003,
+  stormEvents: 2_000,
+  wrongAccountEvents: 1_500,
+  haltHoldMs: 10_000,
+  faults: {
+    p500: 0.05,
+    pAmbiguous: 0.03,
+    p429: 0.02,
+    pTimeout: 0.01,
+    latencyMs: 30,
+    jitterMs: 10,
+    urP500: 0.06,
+    urAmbiguous: 0.05,
+  },
   worker: {
     leaseMs: 5_000,
     pollMs: 100,
@@ -99,8 +138,9 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, "adminUrl" | "logFile"> = {
     haltProbeMs: 1_000,
     requestTimeoutMs: 2_000,
   },
-  deadlineMs: 3_600_000,
+  deadlineMs: 1_800_000,
   keepDb: false,
+  json: false,
 };
 
 const d = DEFAULT_OPTIONS;
@@ -109,23 +149,40 @@ const d = DEFAULT_OPTIONS;
 export const HELP = `Usage: npm run chaos -- [options]
 
 The chaos run: a report, not a test. It creates a fresh Postgres database, starts the Stripe
-emulator (in this process) with a fault mix, runs ${d.workers} "meterline worker" processes against both,
-writes ${d.events.toLocaleString("en")} usage events straight into usage_events (1 % poison of five kinds:
-customer deleted in Meterline, timestamp 40 days old, identifier over 100 characters, customer
-never linked to Stripe, customer unknown to Meterline), SIGKILLs a random worker every few
-seconds and restarts it, now and then freezes one (SIGSTOP) for longer than its lease and then
-resumes it, revokes the Stripe key once, and waits for the queue to drain. A second,
-smaller phase without poison and without the revoke gives the throughput baseline. Then it
-checks design.md §5 against the emulator's ledger and the database and prints a report.
-Exit code 0 when every invariant holds, 1 when one breaks, 2 on a usage error.
+emulator in this process (recording every usage request by its own clock), runs "meterline
+serve" (the API and billing sync, with the emulator's event destination registered) and
+${d.workers} "meterline worker" processes, and declares six meters: two per delivery mode (meter events
+v1, the v2 meter event stream, legacy usage records). Then, in phases:
+
+  main   ${d.events.toLocaleString("en")} events written straight into the outbox and ${d.httpEvents.toLocaleString("en")} sent through the API, with
+         poison of every kind (pre-flight kinds; customers deleted in Stripe only, rejected
+         asynchronously by signed thin events, some while their events are still pending;
+         six customers whose subscription items are gone, among the healthy ones), bad
+         batches posted to the API (each must be refused whole), SIGKILLs and freezes, usage
+         record 500s (applied and not), the key revoked once, and a clock jump: every worker
+         down, the events waiting after a send moved back by --jump-hours, Stripe's clock moved
+         on by as much (its 24 h dedup forgets them), workers up again.
+  storm  meter events while Stripe's clock is 40 days ahead: every customer rejected alike,
+         nothing else succeeds; the systemic circuit must open and nothing be failed.
+  wrong  usage records while the workers run with another Stripe account's key: every
+         customer's item is missing; the circuit must open, nothing be failed.
+  clean  no poison, no revocation: the throughput baseline.
+
+At the end a person's reconciliation is played (dead letters Stripe holds are resolved as
+delivered through the API), and the invariants of design.md §5 are checked against the
+emulator's ledger and request log. Exit code 0 when every invariant holds and every scenario
+happened at least once, 1 otherwise, 2 on a usage error.
 
 Database: DATABASE_URL is an ADMIN URL (default ${DEFAULT_ADMIN_URL}).
 The run creates its own database "meterline_chaos_<random>" there and drops it at the end
 (unless --keep-db). Nothing else on that server is touched.
 
 Options:
-  --events N             events of the main phase (default ${d.events})
-  --clean-events N       events of the poison-free baseline phase; 0 skips it (default ${d.cleanEvents})
+  --json                 print one JSON document (invariants, scenarios, figures); progress to stderr.
+                         npm prints its own banner on stdout first: "npm run -s chaos -- --json" omits it
+  --events N             events of the main phase written into the outbox (default ${d.events})
+  --http-events N        healthy main-phase events sent through POST /v1/events (default ${d.httpEvents})
+  --clean-events N       events of the baseline phase; 0 skips it (default ${d.cleanEvents})
   --workers N            worker processes (default ${d.workers})
   --customers N          healthy customers (default ${d.customers})
   --kill-every S         SIGKILL a random running worker every S seconds, restart it; 0 never (default ${d.killEveryMs / 1000})
@@ -135,11 +192,20 @@ Options:
   --max-freezes N        stop freezing after N freezes (default: no limit)
   --revoke-at S          revoke the Stripe key S seconds into the main phase (default ${d.revokeAtMs / 1000})
   --revoke-for S         …for S seconds; 0 never (default ${d.revokeForMs / 1000})
-  --poison-rate P        share of poison events, 0..1 (default ${d.poisonRate})
+  --jump-at S            the clock jump S seconds into the main phase; 0 never (default ${d.jumpAtMs / 1000})
+  --jump-hours H         how far it moves Stripe's clock, more than 24 (default ${d.jumpHours})
+  --poison-rate P        share of pre-flight poison events, 0..1 (default ${d.poisonRate})
+  --async-rate P         share of events rejected asynchronously, 0..1 (default ${d.asyncRate})
+  --item-gone-rate P     share of events whose subscription item is gone, 0..1 (default ${d.itemGoneRate})
+  --storm-events N       events of the systemic storm phase; 0 skips it (default ${d.stormEvents})
+  --wrong-account-events N  events of the wrong-account phase; 0 skips it (default ${d.wrongAccountEvents})
+  --halt-hold S          how long the storm and the wrong key last once the circuit opened (default ${d.haltHoldMs / 1000})
   --p500 P               emulator: 500, nothing applied (default ${d.faults.p500})
   --ambiguous P          emulator: applied, then 500 or dropped connection (default ${d.faults.pAmbiguous})
   --p429 P               emulator: 429 rate limit (default ${d.faults.p429})
   --ptimeout P           emulator: applied, never answered (default ${d.faults.pTimeout})
+  --ur-p500 P            usage records: 500, nothing applied (default ${d.faults.urP500})
+  --ur-ambiguous P       usage records: applied, then 500 or dropped connection (default ${d.faults.urAmbiguous})
   --latency MS           emulator: latency per usage request (default ${d.faults.latencyMs})
   --jitter MS            emulator: ± latency jitter (default ${d.faults.jitterMs})
   --lease-ms MS          workers' METERLINE_LEASE_MS (default ${d.worker.leaseMs})
@@ -150,7 +216,7 @@ Options:
   --request-timeout-ms MS  workers' METERLINE_REQUEST_TIMEOUT_MS (default ${d.worker.requestTimeoutMs})
   --deadline S           give up on a phase that has not drained after S seconds (default ${d.deadlineMs / 1000})
   --keep-db              keep the database (its URL is printed) instead of dropping it
-  --log FILE             write the workers' output here (default: a file in the temp folder)
+  --log FILE             write the workers' and the API's output here (default: a file in the temp folder)
 
 Workers also get METERLINE_UNLINKED_HOLD_HOURS=0 (unlinked customers fail at once),
 STRIPE_SECRET_KEY=sk_test_emulator and STRIPE_API_BASE=<the emulator's URL>.`;
@@ -161,10 +227,12 @@ const seconds = z.coerce.number().min(0, "must be ≥ 0");
 const ms = (min: number) => z.coerce.number().int("must be whole milliseconds").min(min);
 
 const flagsSchema = z.object({
+  json: z.boolean().default(false),
   events: count(1).default(d.events),
+  "http-events": count(0).default(d.httpEvents),
   "clean-events": count(0).default(d.cleanEvents),
   workers: count(1).max(32).default(d.workers),
-  customers: count(1).max(10_000).default(d.customers),
+  customers: count(10).max(10_000).default(d.customers),
   "kill-every": seconds.default(d.killEveryMs / 1000),
   "max-kills": count(0).optional(),
   "freeze-every": seconds.default(d.freezeEveryMs / 1000),
@@ -172,11 +240,24 @@ const flagsSchema = z.object({
   "max-freezes": count(0).optional(),
   "revoke-at": seconds.default(d.revokeAtMs / 1000),
   "revoke-for": seconds.default(d.revokeForMs / 1000),
+  "jump-at": seconds.default(d.jumpAtMs / 1000),
+  "jump-hours": z.coerce
+    .number()
+    .gt(24, "must be more than 24: the jump must carry events past Stripe's dedup window")
+    .max(24 * 30, "must be at most 720")
+    .default(d.jumpHours),
   "poison-rate": probability.default(d.poisonRate),
+  "async-rate": probability.default(d.asyncRate),
+  "item-gone-rate": probability.default(d.itemGoneRate),
+  "storm-events": count(0).default(d.stormEvents),
+  "wrong-account-events": count(0).default(d.wrongAccountEvents),
+  "halt-hold": seconds.default(d.haltHoldMs / 1000),
   p500: probability.default(d.faults.p500),
   ambiguous: probability.default(d.faults.pAmbiguous),
   p429: probability.default(d.faults.p429),
   ptimeout: probability.default(d.faults.pTimeout),
+  "ur-p500": probability.default(d.faults.urP500),
+  "ur-ambiguous": probability.default(d.faults.urAmbiguous),
   latency: ms(0).default(d.faults.latencyMs),
   jitter: ms(0).default(d.faults.jitterMs),
   "lease-ms": ms(1_000).default(d.worker.leaseMs),
@@ -190,11 +271,13 @@ const flagsSchema = z.object({
   log: z.string().min(1).optional(),
 });
 
-/** The node:util option list: every flag takes a value except --keep-db. */
+const BOOLEAN_FLAGS = new Set(["keep-db", "json"]);
+
+/** The node:util option list: every flag takes a value except the booleans. */
 const flagOptions = Object.fromEntries(
   Object.keys(flagsSchema.shape).map((name) => [
     name,
-    { type: name === "keep-db" ? ("boolean" as const) : ("string" as const) },
+    { type: BOOLEAN_FLAGS.has(name) ? ("boolean" as const) : ("string" as const) },
   ]),
 );
 
@@ -210,20 +293,29 @@ export function parseChaosArgs(
   const parsed = parseFlags(args, flagOptions, flagsSchema, HELP);
   if (!parsed) return null;
   const f = parsed.flags;
+  const secs = (s: number) => Math.round(s * 1000);
   return {
     adminUrl: env.DATABASE_URL || DEFAULT_ADMIN_URL,
     events: f.events,
+    httpEvents: f["http-events"],
     cleanEvents: f["clean-events"],
     workers: f.workers,
     customers: f.customers,
-    killEveryMs: Math.round(f["kill-every"] * 1000),
+    killEveryMs: secs(f["kill-every"]),
     maxKills: f["max-kills"] ?? null,
-    freezeEveryMs: Math.round(f["freeze-every"] * 1000),
-    freezeForMs: Math.round(f["freeze-for"] * 1000),
+    freezeEveryMs: secs(f["freeze-every"]),
+    freezeForMs: secs(f["freeze-for"]),
     maxFreezes: f["max-freezes"] ?? null,
-    revokeAtMs: Math.round(f["revoke-at"] * 1000),
-    revokeForMs: Math.round(f["revoke-for"] * 1000),
+    revokeAtMs: secs(f["revoke-at"]),
+    revokeForMs: secs(f["revoke-for"]),
+    jumpAtMs: secs(f["jump-at"]),
+    jumpHours: f["jump-hours"],
     poisonRate: f["poison-rate"],
+    asyncRate: f["async-rate"],
+    itemGoneRate: f["item-gone-rate"],
+    stormEvents: f["storm-events"],
+    wrongAccountEvents: f["wrong-account-events"],
+    haltHoldMs: secs(f["halt-hold"]),
     faults: {
       p500: f.p500,
       pAmbiguous: f.ambiguous,
@@ -231,6 +323,8 @@ export function parseChaosArgs(
       pTimeout: f.ptimeout,
       latencyMs: f.latency,
       jitterMs: f.jitter,
+      urP500: f["ur-p500"],
+      urAmbiguous: f["ur-ambiguous"],
     },
     worker: {
       leaseMs: f["lease-ms"],
@@ -240,8 +334,9 @@ export function parseChaosArgs(
       haltProbeMs: f["halt-probe-ms"],
       requestTimeoutMs: f["request-timeout-ms"],
     },
-    deadlineMs: Math.round(f.deadline * 1000),
+    deadlineMs: secs(f.deadline),
     keepDb: f["keep-db"],
     logFile: f.log ?? defaultLogFile,
+    json: f.json,
   };
 }

@@ -64,7 +64,6 @@ function status(s: ProgressSnapshot): string {
     `pending ${c.pending}`,
     `kills ${s.kills}`,
     `freezes ${s.freezes}`,
-    ...(s.revoked ? ["KEY REVOKED"] : []),
     `${Math.round(s.elapsedMs / 1000)} s`,
   ].join(" | ");
 }

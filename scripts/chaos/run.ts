@@ -1,6 +1,7 @@
 /**
- * `npm run chaos`: the chaos run as a script that prints a report (never a timed test).
- * Exit code 0 when every invariant of design.md §5 holds, 1 when one breaks, 2 on a usage error.
+ * `npm run chaos`: the chaos run as a script that prints a report (never a timed test), or with
+ * --json one JSON document. Exit code 0 when every invariant of design.md §5 holds and every
+ * scenario happened, 1 otherwise, 2 on a usage error.
  */
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -10,24 +11,27 @@ import { coerceError } from "../../src/lib/errors.ts";
 import { runChaos } from "./chaos.ts";
 import { parseChaosArgs } from "./options.ts";
 import { createProgress } from "./progress.ts";
-import { formatReport } from "./report.ts";
+import { formatReport, jsonReport } from "./report.ts";
 
 async function main(): Promise<number> {
   const defaultLog = join(tmpdir(), `meterline-chaos-${randomBytes(3).toString("hex")}.log`);
   const options = parseChaosArgs(process.argv.slice(2), process.env, defaultLog);
   if (!options) return 0;
-  // Ctrl-C stops waiting; the run still stops its workers and drops its database.
+  // With --json, stdout carries the document only: everything else goes to stderr.
+  const out = options.json ? process.stderr : process.stdout;
+  // Ctrl-C stops waiting; the run still stops its processes and drops its database.
   const abort = new AbortController();
   process.once("SIGINT", () => abort.abort());
   process.once("SIGTERM", () => abort.abort());
-  const progress = createProgress();
+  const progress = createProgress(out);
   const report = await runChaos(options, {
-    log: (line) => process.stdout.write(`${line}\n`),
+    log: (line) => out.write(`${line}\n`),
     onProgress: (s) => progress.update(s),
     signal: abort.signal,
   }).finally(() => progress.stop());
-  process.stdout.write(`\n${formatReport(report)}`);
-  return report.violations.length === 0 ? 0 : 1;
+  if (options.json) process.stdout.write(`${JSON.stringify(jsonReport(report), null, 2)}\n`);
+  else process.stdout.write(`\n${formatReport(report)}`);
+  return report.failures.length === 0 ? 0 : 1;
 }
 
 try {

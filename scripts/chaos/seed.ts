@@ -3,38 +3,69 @@ import type Stripe from "stripe";
 import type { Db } from "../../src/db/connect.ts";
 import { customers } from "../../src/db/schema/customers.ts";
 import { meters } from "../../src/db/schema/meters.ts";
-import type { PlannedEvent, World } from "./plan.ts";
+import { subscriptionItems } from "../../src/db/schema/subscription-items.ts";
+import { CHAOS_METERS, type PlannedEvent, USAGE_RECORD_METERS, type World } from "./plan.ts";
 
-/** Event names of the chaos run's two meters: two meters double the (customer, meter) pairs. */
-export const CHAOS_METERS = ["chaos_api_calls", "chaos_tokens"];
-
-/** How many poison customers of each kind (deleted, unlinked, unknown) the world has. */
+/** How many poison customers of each pre-flight kind (deleted, unlinked, unknown) the world has. */
 const POISON_CUSTOMERS = 4;
+/** Customers deleted in Stripe only: few, so each error report names every one of their events. */
+const DELETED_IN_STRIPE = 2;
+/** Customers whose usage-record subscription items are gone: more than the systemic threshold (5). */
+const ITEM_GONE = 6;
 /** Stripe calls in flight while seeding: quick, and far below the emulator's capacity. */
 const SEED_CONCURRENCY = 16;
 /** Rows per INSERT statement: large enough to be fast, small enough for one jsonb parameter. */
 const INSERT_BATCH = 5_000;
 
 /**
- * Creates the world in the emulator through the official SDK and in Meterline's tables: the
- * meters, `healthy` linked customers, customers deleted in Meterline (still alive in Stripe:
- * Meterline's word decides), customers never linked, and customer keys nobody declared.
+ * Creates the world in the emulator through the official SDK and in Meterline's tables, as
+ * src/cli/demo-setup.ts declares meters, subscriptions and items: a Stripe meter per meter-event
+ * meter, a metered price per usage-record meter (its lookup_key is the event name, so the
+ * ledger files usage records under it), `healthy` linked customers each subscribed to both
+ * prices with the items set in Meterline, customers deleted in Meterline (alive in Stripe),
+ * never linked, unknown, deleted in Stripe only (still linked), and six whose items are gone
+ * (Meterline names items Stripe does not have).
  */
 export async function seedWorld(db: Db, stripe: Stripe, healthy: number): Promise<World> {
-  for (const eventName of CHAOS_METERS) {
-    const meter = await stripe.billing.meters.create({
-      display_name: eventName,
-      event_name: eventName,
-      default_aggregation: { formula: "sum" },
-    });
-    await db.insert(meters).values({ eventName, stripeMeterId: meter.id });
+  const prices = new Map<string, string>();
+  for (const m of CHAOS_METERS) {
+    let stripeMeterId: string | null = null;
+    if (m.mode === "usage_records") {
+      const product = await stripe.products.create({ name: `Chaos ${m.eventName}` });
+      const price = await stripe.prices.create({
+        currency: "usd",
+        unit_amount: 1,
+        product: product.id,
+        recurring: { interval: "month", usage_type: "metered" },
+        lookup_key: m.eventName,
+      });
+      prices.set(m.eventName, price.id);
+    } else {
+      const meter = await stripe.billing.meters.create({
+        display_name: m.eventName,
+        event_name: m.eventName,
+        default_aggregation: { formula: "sum" },
+      });
+      stripeMeterId = meter.id;
+    }
+    await db
+      .insert(meters)
+      .values({ eventName: m.eventName, stripeMeterId, deliveryMode: m.mode, status: "active" });
   }
+
   const linked = await createStripeCustomers(stripe, "chaos-cust", healthy);
+  const items = await subscribe(stripe, linked, prices);
   const deleted = await createStripeCustomers(stripe, "chaos-deleted", POISON_CUSTOMERS);
+  const deletedInStripe = await createStripeCustomers(stripe, "chaos-gone", DELETED_IN_STRIPE);
+  for (const c of deletedInStripe) await stripe.customers.del(c.stripeId);
+  const itemGone = await createStripeCustomers(stripe, "chaos-itemgone", ITEM_GONE);
   const unlinked = range(POISON_CUSTOMERS).map((i) => `chaos-unlinked-${i}`);
   const now = new Date();
   await db.insert(customers).values([
-    ...linked.map((c) => ({ key: c.key, stripeCustomerId: c.stripeId })),
+    ...[...linked, ...deletedInStripe, ...itemGone].map((c) => ({
+      key: c.key,
+      stripeCustomerId: c.stripeId,
+    })),
     ...deleted.map((c) => ({
       key: c.key,
       stripeCustomerId: c.stripeId,
@@ -43,30 +74,66 @@ export async function seedWorld(db: Db, stripe: Stripe, healthy: number): Promis
     })),
     ...unlinked.map((key) => ({ key, stripeCustomerId: null })),
   ]);
+  await db.insert(subscriptionItems).values([
+    ...items,
+    // Items of a subscription replaced in Stripe: the ids Meterline holds name nothing there.
+    ...itemGone.flatMap((c, i) =>
+      USAGE_RECORD_METERS.map((eventName, j) => ({
+        customerKey: c.key,
+        eventName,
+        subscriptionItemId: `si_chaosgone${i}x${j}`,
+      })),
+    ),
+  ]);
   return {
-    meters: [...CHAOS_METERS],
     healthy: linked.map((c) => c.key),
     deleted: deleted.map((c) => c.key),
     unlinked,
     unknown: range(POISON_CUSTOMERS).map((i) => `chaos-ghost-${i}`),
+    deletedInStripe: deletedInStripe.map((c) => c.key),
+    itemGone: itemGone.map((c) => c.key),
+    stripeIds: new Map(
+      [...linked, ...deleted, ...deletedInStripe, ...itemGone].map((c) => [c.key, c.stripeId]),
+    ),
   };
 }
 
-async function createStripeCustomers(
+type Linked = { key: string; stripeId: string };
+
+async function createStripeCustomers(stripe: Stripe, prefix: string, n: number): Promise<Linked[]> {
+  return inChunks(range(n), async (i) => {
+    const key = `${prefix}-${i}`;
+    const created = await stripe.customers.create({ name: key, metadata: { meterline_key: key } });
+    return { key, stripeId: created.id };
+  });
+}
+
+/** One subscription per customer, one item per usage-record meter: Meterline's item rows. */
+async function subscribe(
   stripe: Stripe,
-  prefix: string,
-  n: number,
-): Promise<Array<{ key: string; stripeId: string }>> {
-  const made: Array<{ key: string; stripeId: string }> = [];
-  for (let start = 0; start < n; start += SEED_CONCURRENCY) {
-    const keys = range(Math.min(SEED_CONCURRENCY, n - start)).map((i) => `${prefix}-${start + i}`);
-    const created = await Promise.all(keys.map((key) => stripe.customers.create({ name: key })));
-    keys.forEach((key, i) => {
-      const stripeId = created[i]?.id;
-      if (stripeId) made.push({ key, stripeId });
+  linked: Linked[],
+  prices: ReadonlyMap<string, string>,
+): Promise<Array<{ customerKey: string; eventName: string; subscriptionItemId: string }>> {
+  const rowsOf = await inChunks(linked, async (c) => {
+    const subscription = await stripe.subscriptions.create({
+      customer: c.stripeId,
+      items: [...prices.values()].map((price) => ({ price })),
     });
+    return [...prices].map(([eventName, price]) => {
+      const item = subscription.items.data.find((it) => it.price.id === price);
+      if (!item) throw new Error(`subscription ${subscription.id} has no item for ${price}`);
+      return { customerKey: c.key, eventName, subscriptionItemId: item.id };
+    });
+  });
+  return rowsOf.flat();
+}
+
+async function inChunks<T, R>(list: readonly T[], f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let start = 0; start < list.length; start += SEED_CONCURRENCY) {
+    out.push(...(await Promise.all(list.slice(start, start + SEED_CONCURRENCY).map(f))));
   }
-  return made;
+  return out;
 }
 
 /**
@@ -76,9 +143,8 @@ async function createStripeCustomers(
  *
  * Each event gets its own arrival time (received_at = next_attempt_at), 1 ms apart in plan
  * order and ending now, as if producers had written them one by one: the queue's order is then
- * arrival order, as in production. Rows of one statement would otherwise share now() and be
- * claimed in no particular order, and a dead worker's events, rescued when their lease
- * expires, would wait behind an arbitrary part of the backlog instead of going first.
+ * arrival order, as in production, and a dead worker's events, rescued when their lease
+ * expires, do not wait behind an arbitrary part of the backlog.
  */
 export async function insertEvents(db: Db, events: readonly PlannedEvent[]): Promise<number> {
   const started = Date.now();

@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, type WriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import type { LogSink } from "./log-sink.ts";
 import type { ChaosOptions } from "./options.ts";
 
-/** The repository root: workers run `node bin/meterline.js worker` from here. */
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = fileURLToPath(new URL("../../bin/meterline.js", import.meta.url));
+/** The repository root: children run `node bin/meterline.js <command>` from here. */
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The CLI. */
+export const BIN = fileURLToPath(new URL("../../bin/meterline.js", import.meta.url));
 /** What `meterline worker` prints once its reporter runs. */
 const READY = "reporter running";
 /** A worker must be up by then (tsx compiles the sources on a cold start). */
@@ -40,14 +41,15 @@ export interface UnexpectedExit {
 /**
  * A fixed number of `meterline worker` child processes. Each incarnation has its own id
  * (`chaos-w<slot>-g<generation>`), so the leases a killed worker held can be told apart from
- * those of its replacement.
+ * those of its replacement. While the pool is held (a clock jump, a deploy of another key),
+ * nothing restarts a slot: the run decides when workers come back, and with what environment.
  */
 export class WorkerPool {
   private readonly running = new Map<number, Running>();
   private readonly generations = new Map<number, number>();
   private readonly slotOf = new Map<string, number>();
-  private readonly log: WriteStream | null;
   private stopping = false;
+  private held = false;
   private stopped: Promise<void> | null = null;
   /** Crashes seen so far (each one was restarted). */
   readonly unexpectedExits: UnexpectedExit[] = [];
@@ -55,15 +57,19 @@ export class WorkerPool {
   constructor(
     private readonly size: number,
     /** Environment of every worker; METERLINE_WORKER_ID is added per incarnation. */
-    private readonly env: NodeJS.ProcessEnv,
-    logFile: string | null,
-  ) {
-    this.log = logFile ? createWriteStream(logFile, { flags: "a" }) : null;
+    private env: NodeJS.ProcessEnv,
+    private readonly log: LogSink,
+  ) {}
+
+  /** Starts every empty slot and resolves once each says its reporter runs. */
+  async start(): Promise<void> {
+    const slots = Array.from({ length: this.size }, (_, slot) => slot);
+    await Promise.all(slots.filter((s) => !this.running.has(s)).map((s) => this.spawn(s).ready));
   }
 
-  /** Starts every worker and resolves once each says its reporter runs. */
-  async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.size }, (_, slot) => this.spawn(slot).ready));
+  /** Whether restarts are held (the run is between a stop of the pool and its start). */
+  get isHeld(): boolean {
+    return this.held;
   }
 
   /**
@@ -71,6 +77,7 @@ export class WorkerPool {
    * freeze is only worth doing while another worker can take over the frozen one's events.
    */
   randomReadyId(minReady: number, random: () => number = Math.random): string | null {
+    if (this.held) return null;
     const ready = [...this.running.values()].filter((w) => w.ready);
     if (ready.length < minReady) return null;
     return ready[Math.floor(random() * ready.length)]?.id ?? null;
@@ -93,38 +100,54 @@ export class WorkerPool {
     const id = this.randomReadyId(1, random);
     const victim = [...this.running.values()].find((w) => w.id === id);
     if (!victim) return null;
-    victim.expectedExit = true;
     const atMs = Date.now();
-    victim.child.kill("SIGKILL");
-    await victim.exited;
+    await this.end(victim, "SIGKILL");
     return { id: victim.id, atMs };
   }
 
   /** Starts a new incarnation in a slot whose worker was killed; does not wait for it. */
   restart(id: string): void {
     const slot = this.slotOf.get(id);
-    if (slot === undefined || this.stopping || this.running.has(slot)) return;
-    this.spawn(slot).ready.catch((err: unknown) => this.write(`restart of slot ${slot}: ${err}`));
+    if (slot === undefined || this.stopping || this.held || this.running.has(slot)) return;
+    this.spawn(slot).ready.catch((err: unknown) =>
+      this.log.write(`restart of slot ${slot}: ${err}`),
+    );
+  }
+
+  /**
+   * Ends every worker and holds the slots empty until `resume`: SIGKILL (a crash of every
+   * host at once) or SIGTERM (a deploy: in-flight sends settle). Returns the ids ended.
+   */
+  async halt(signal: "SIGKILL" | "SIGTERM"): Promise<string[]> {
+    this.held = true;
+    const all = [...this.running.values()];
+    await Promise.all(all.map((w) => this.end(w, signal)));
+    return all.map((w) => w.id);
+  }
+
+  /** Starts every slot again, with `env` when given (another key: a deploy), and waits for them. */
+  async resume(env?: NodeJS.ProcessEnv): Promise<void> {
+    if (env) this.env = env;
+    this.held = false;
+    await this.start();
   }
 
   /** SIGTERM to every worker (a graceful stop), SIGKILL to those still up after the grace. */
   stop(): Promise<void> {
-    this.stopped ??= this.stopAll();
+    this.stopping = true;
+    this.stopped ??= Promise.all(
+      [...this.running.values()].map((w) => this.end(w, "SIGTERM")),
+    ).then(() => {});
     return this.stopped;
   }
 
-  private async stopAll(): Promise<void> {
-    this.stopping = true;
-    await Promise.all(
-      [...this.running.values()].map(async (w) => {
-        w.expectedExit = true;
-        w.child.kill("SIGTERM");
-        const timer = setTimeout(() => w.child.kill("SIGKILL"), STOP_GRACE_MS);
-        await w.exited;
-        clearTimeout(timer);
-      }),
-    );
-    await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
+  private async end(w: Running, signal: "SIGKILL" | "SIGTERM"): Promise<void> {
+    w.expectedExit = true;
+    w.child.kill(signal);
+    const timer =
+      signal === "SIGTERM" ? setTimeout(() => w.child.kill("SIGKILL"), STOP_GRACE_MS) : null;
+    await w.exited;
+    if (timer) clearTimeout(timer);
   }
 
   private spawn(slot: number): { ready: Promise<void> } {
@@ -140,7 +163,7 @@ export class WorkerPool {
     const exited = new Promise<number | null>((resolve) => {
       child.once("exit", (code, signal) => {
         if (this.running.get(slot) === worker) this.running.delete(slot);
-        this.write(`[${id}] exited (code ${code}, signal ${signal})`);
+        this.log.write(`[${id}] exited (code ${code}, signal ${signal})`);
         if (!worker.expectedExit && !this.stopping) {
           this.unexpectedExits.push({ workerId: id, code, signal, atMs: Date.now() });
           // Keep the pool at its size; the crash is reported, not hidden.
@@ -157,7 +180,7 @@ export class WorkerPool {
         START_TIMEOUT_MS,
       );
       const onLine = (line: string) => {
-        this.write(`[${id}] ${line}`);
+        this.log.write(`[${id}] ${line}`);
         if (line.includes(READY)) {
           worker.ready = true;
           clearTimeout(timer);
@@ -177,13 +200,9 @@ export class WorkerPool {
     ready.catch(() => {});
     return { ready };
   }
-
-  private write(line: string): void {
-    this.log?.write(`${new Date().toISOString()} ${line}\n`);
-  }
 }
 
-/** The environment of every worker: the run's database and emulator, and short timings. */
+/** The environment of every worker: the run's database and Stripe, and short timings. */
 export function workerEnvironment(
   options: ChaosOptions,
   databaseUrl: string,

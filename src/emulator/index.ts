@@ -7,13 +7,15 @@
  * what "Stripe" counted, and an optional state file.
  */
 import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
 import { type Clock, unixSeconds } from "./clock.ts";
-import { createContext, type EventDestination } from "./context.ts";
+import { createContext, type EmulatorContext, type EventDestination } from "./context.ts";
 import type { EndpointGroup } from "./endpoint-faults.ts";
 import type { ExchangeObserver, ServedRoute } from "./exchanges.ts";
-import type { Faults, Random } from "./faults.ts";
+import type { FaultOutcome, Faults, Random } from "./faults.ts";
 import type { Ledger } from "./ledger.ts";
 import type { RateLimits } from "./rate-limits.ts";
+import { requestState } from "./request-state.ts";
 import { buildEmulatorApp } from "./server.ts";
 import { loadStore, saveStore } from "./state/persist.ts";
 import { type FlushResult, flushErrorReports, scheduleErrorReports } from "./webhooks/deliver.ts";
@@ -71,6 +73,103 @@ export interface EmulatorDeps {
   random?: Random;
   /** Told about every answer the Stripe API routes send (conformance tests check them). */
   onExchange?: ExchangeObserver;
+  /**
+   * Told about every request to the three usage endpoints once it has ended, answered or not,
+   * with its times by the emulator's clock: the chaos run's request log (scripts/chaos).
+   */
+  onUsageRequest?: UsageRequestObserver;
+}
+
+/** The usage endpoints, by route: what `onUsageRequest` reports. */
+const USAGE_ROUTES: ReadonlyMap<string, EndpointGroup> = new Map([
+  ["/v1/billing/meter_events", "meter_events"],
+  ["/v2/billing/meter_event_stream", "meter_event_stream"],
+  ["/v1/subscription_items/:id/usage_records", "usage_records"],
+]);
+
+/** One request to a usage endpoint, as the emulator saw it (`EmulatorDeps.onUsageRequest`). */
+export interface UsageRequest {
+  /** The endpoint group. */
+  group: EndpointGroup;
+  /** Request path without the query string. */
+  path: string;
+  /** Emulator clock (ms since epoch) when the request arrived. */
+  atMs: number;
+  /** Emulator clock when it ended. */
+  endMs: number;
+  /** The Idempotency-Key header, if any. */
+  idempotencyKey: string | null;
+  /** The parsed body; null when the request was refused before its body was read (401, 429). */
+  body: unknown;
+  /** The status the emulator answered with (the client may not have received it). */
+  status: number;
+  /** Whether the whole answer reached the client (false: a dropped or timed-out answer). */
+  answered: boolean;
+  /** Answered from the idempotency layer's store (nothing executed). */
+  replayed: boolean;
+  /** The fault drawn for it. */
+  fault: FaultOutcome;
+  /** Whether the endpoint did its work (an event or record accepted), whatever was answered. */
+  applied: boolean;
+}
+
+/** Receives every usage request once it ended; must not throw. */
+export type UsageRequestObserver = (request: UsageRequest) => void;
+
+/**
+ * Reports every usage request to `observer` when its response closes (answered, dropped or
+ * timed out). Root hooks added before the app loads its scopes: the onSend below runs after
+ * the pipeline's, so it sees the final status (an injected fault's 500 included).
+ */
+function observeUsageRequests(
+  app: FastifyInstance,
+  ctx: EmulatorContext,
+  observer: UsageRequestObserver,
+): void {
+  const seen = new WeakMap<object, { atMs: number; body: unknown; dropped: boolean }>();
+  app.addHook("onRequest", async (req, reply) => {
+    const group = USAGE_ROUTES.get(req.routeOptions.url ?? "");
+    if (group === undefined) return;
+    const entry = { atMs: ctx.clock.now(), body: null as unknown, dropped: false };
+    seen.set(req, entry);
+    reply.raw.once("close", () => {
+      const state = requestState(req);
+      const fault = state?.fault.outcome ?? "none";
+      const replayed = state?.replayed ?? false;
+      const status = reply.statusCode;
+      // The endpoint ran to success unless refused, replayed or failed before it ran; an
+      // ambiguous fault's 500 hides a success (pipeline.ts).
+      const applied =
+        state !== null &&
+        !replayed &&
+        fault !== "error_500" &&
+        (status < 400 || (status === 500 && fault === "ambiguous_500"));
+      const header = req.headers["idempotency-key"];
+      observer({
+        group,
+        path: req.url.split("?")[0] ?? req.url,
+        atMs: entry.atMs,
+        endMs: ctx.clock.now(),
+        idempotencyKey: (Array.isArray(header) ? header[0] : header) ?? null,
+        body: entry.body,
+        status,
+        answered: reply.raw.writableFinished && !entry.dropped,
+        replayed,
+        fault,
+        applied,
+      });
+    });
+  });
+  app.addHook("preValidation", async (req) => {
+    const entry = seen.get(req);
+    if (entry) entry.body = req.body ?? null;
+  });
+  app.addHook("onSend", async (req, _reply, payload) => {
+    // The pipeline destroys the socket of an answer it drops (or waits out a timeout's).
+    const entry = seen.get(req);
+    if (entry) entry.dropped = req.raw.socket.destroyed;
+    return payload;
+  });
 }
 
 /** A running emulator instance. */
@@ -146,6 +245,7 @@ export async function startEmulator(
     onExchange: deps.onExchange,
     onRoute: (route) => routes.push(route),
   });
+  if (deps.onUsageRequest) observeUsageRequests(app, ctx, deps.onUsageRequest);
   await app.listen({
     host: options.host ?? "127.0.0.1",
     port: options.port ?? DEFAULT_EMULATOR_PORT,

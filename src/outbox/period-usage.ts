@@ -8,10 +8,12 @@ export interface PeriodUsage {
   reported: number;
   /**
    * Events of the period, other than the one being verified, that Stripe may hold without
-   * Meterline knowing: sent at least once and not reported (pending, or failed after an
-   * ambiguous answer). While any exists, Stripe's total cannot single out one event.
+   * Meterline knowing: sent at least once, not reported, and not refused by Stripe under their
+   * key (a stored 400 or 404 applied nothing). A send that never got an answer counts: first_sent_at says so.
    */
   uncertain: number;
+  /** The sum of their values. */
+  uncertainValue: number;
 }
 
 /**
@@ -23,18 +25,30 @@ export async function periodUsage(
   db: Db,
   q: { customerKey: string; eventName: string; start: Date; end: Date; excludeId: string },
 ): Promise<PeriodUsage> {
-  const [row] = await rows<{ reported: number; uncertain: number }>(
+  const [row] = await rows<{ reported: number; uncertain: number; uncertain_value: number }>(
     db,
     sql`
+    with e as (
+      -- A 400 or 404 is what Stripe stored under the event's key (the idempotency layer stores
+      -- the first execution's answer): the record was not applied. A 401 or 429 comes before
+      -- that layer and says nothing of an earlier send, so it stays uncertain.
+      select e.*, (e.status <> 'reported' and e.first_sent_at is not null
+          and not (e.status = 'failed' and e.last_http_status in (400, 404))) as uncertain
+        from usage_events e
+       where e.customer_key = ${q.customerKey}
+         and e.event_name = ${q.eventName}
+         and e.occurred_at >= ${q.start.toISOString()}::timestamptz
+         and e.occurred_at < ${q.end.toISOString()}::timestamptz
+         and e.id <> ${q.excludeId}
+    )
     select coalesce(sum(e.value) filter (where e.status = 'reported'), 0)::float8 as reported,
-           (count(*) filter (where e.status <> 'reported' and e.first_sent_at is not null
-              and (e.status = 'pending' or e.first_ambiguous_at is not null)))::int as uncertain
-      from usage_events e
-     where e.customer_key = ${q.customerKey}
-       and e.event_name = ${q.eventName}
-       and e.occurred_at >= ${q.start.toISOString()}::timestamptz
-       and e.occurred_at < ${q.end.toISOString()}::timestamptz
-       and e.id <> ${q.excludeId}`,
+           (count(*) filter (where e.uncertain))::int as uncertain,
+           coalesce(sum(e.value) filter (where e.uncertain), 0)::float8 as uncertain_value
+      from e`,
   );
-  return { reported: Number(row?.reported ?? 0), uncertain: Number(row?.uncertain ?? 0) };
+  return {
+    reported: Number(row?.reported ?? 0),
+    uncertain: Number(row?.uncertain ?? 0),
+    uncertainValue: Number(row?.uncertain_value ?? 0),
+  };
 }

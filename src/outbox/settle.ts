@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import type { EventStatus } from "../db/schema/usage-events.ts";
+import { asyncRejectionMessage } from "./async-reject.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** The last error an event shows (last_error_* columns). */
@@ -59,13 +60,10 @@ export interface SettleRow {
  * rejected after its 200 (async_rejections, written by billing sync) is written `failed` with
  * Stripe's code instead. A resend's "already exists" answer means Stripe has the identifier, not
  * that it counted the event.
+ *
+ * Systemic rejections are held back: a row that would be `failed` with a Stripe rejection whose
+ * systemic circuit is open (another worker judged it so) is written pending behind the circuit.
  */
-/** The dead-letter message of a delivery overruled by an asynchronous rejection. */
-const asyncMessage = sql`'Stripe accepted this event, then rejected it in asynchronous validation (' ||
-  rej.code || ', thin event ' || rej.stripe_event_id || '): ' || rej.message || '. It is not ' ||
-  'billed. Its identifier stays taken at Stripe: fix the cause, send a corrected event with a new ' ||
-  'id, and discard this one.'`;
-
 export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise<Set<string>> {
   if (batch.length === 0) return new Set();
   const json = JSON.stringify(
@@ -111,8 +109,9 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
     ),
     settled as (
       update usage_events as e set
-        status = case when rej.identifier is not null then 'failed' else v.status end,
-        attempts = e.attempts + (case when v.counted then 1 else 0 end),
+        status = case when rej.identifier is not null then 'failed'
+          when sys.scope is not null then 'pending' else v.status end,
+        attempts = e.attempts + (case when v.counted and sys.scope is null then 1 else 0 end),
         -- A stored 5xx proven unapplied: the resend needs a key Stripe has no answer under.
         key_generation = e.key_generation + (case when v.new_key then 1 else 0 end),
         -- An outcome: the open claims (the crash-loop measure) start again from 0.
@@ -122,15 +121,17 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
         lease_expires_at = null,
         -- The database's clock again, so hosts with skewed clocks agree on when it is due.
         next_attempt_at = case when v.status = 'pending'
-          then now() + v.delay_ms * interval '1 millisecond' else e.next_attempt_at end,
-        wait_reason = case when v.status = 'pending' then v.wait_reason end,
+          then now() + v.delay_ms * interval '1 millisecond'
+          when sys.scope is not null then now() else e.next_attempt_at end,
+        wait_reason = case when v.status = 'pending' then v.wait_reason
+          when sys.scope is not null then 'systemic_halt' end,
         first_attempt_at = coalesce(e.first_attempt_at, v.sent_at),
         last_attempt_at = coalesce(v.sent_at, e.last_attempt_at),
         -- Once set, never moved: the dedup window counts from the FIRST ambiguous attempt.
         first_ambiguous_at = coalesce(e.first_ambiguous_at, v.first_ambiguous_at),
         last_error_code = case when rej.identifier is not null then rej.code
           when v.has_error then v.error_code else e.last_error_code end,
-        last_error_message = case when rej.identifier is not null then ${asyncMessage}
+        last_error_message = case when rej.identifier is not null then ${asyncRejectionMessage}
           when v.has_error then v.error_message else e.last_error_message end,
         last_http_status = case when rej.identifier is not null then null
           when v.has_error then v.error_http_status else e.last_http_status end,
@@ -138,12 +139,18 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
         stripe_request_id = coalesce(v.stripe_request_id, e.stripe_request_id),
         reported_at = case when v.status = 'reported' and rej.identifier is null then now()
           else e.reported_at end,
-        failed_at = case when v.status = 'failed' or rej.identifier is not null then now()
-          else e.failed_at end
+        failed_at = case when (v.status = 'failed' and sys.scope is null)
+          or rej.identifier is not null then now() else e.failed_at end
       from v
         -- Only a delivery can be overruled: a rejection does not change a retry or a wait, and
         -- a pending event of a rejected identifier fails at its next delivery answer.
         left join async_rejections rej on rej.identifier = v.id and v.status = 'reported'
+        -- A rejection another worker has judged systemic (its circuit is open) is not this
+        -- event's fault: pending behind the circuit, uncharged. Without this, a dead letter
+        -- judged poison here and written after that worker took back the window's dead
+        -- letters (revert-systemic.ts) would stay failed.
+        left join reporter_circuits sys on v.status = 'failed' and v.error_http_status is not null
+          and sys.scope = 'systemic:' || v.error_code
       where e.id = v.id
         -- Only a live event: a person may have discarded or resolved it meanwhile.
         and e.status = 'pending'
@@ -151,20 +158,24 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
         and e.lease_owner = ${owner}
         and e.attempts = v.attempts
         and e.claims = v.claims
-      returning e.id, e.attempts, rej.identifier is not null as overruled, rej.code as rej_code
+      returning e.id, e.attempts, rej.identifier is not null as overruled, rej.code as rej_code,
+        sys.scope is not null as held_back
     ),
     logged as (
       insert into usage_event_attempts
         (event_id, attempt, worker, outcome, http_status, stripe_code, request_id, message, started_at)
       select v.id, coalesce(s.attempts, v.attempts), ${owner},
         case when s.id is null then 'lease_lost' when s.overruled then 'async_rejected'
-          else v.outcome end,
+          when s.held_back then 'systemic_reverted' else v.outcome end,
         v.a_http_status, coalesce(s.rej_code, v.a_stripe_code), v.a_request_id,
         case when s.id is null
           then 'lease lost before settling; the answer was ' || v.outcome || ': ' || coalesce(v.a_message, '')
           when s.overruled
           then 'Stripe answered ' || v.outcome || ', but had already rejected this identifier ' ||
             'asynchronously (' || s.rej_code || '): it is not billed, so it is failed'
+          when s.held_back
+          then 'rejected with ' || v.error_code || ' while that rejection is judged systemic ' ||
+            '(its circuit is open): not this event; pending behind the circuit, uncharged'
           else v.a_message end,
         v.started_at
       from v left join settled s on s.id = v.id

@@ -2,7 +2,6 @@ import type { Db } from "../db/connect.ts";
 import { periodUsage } from "../outbox/period-usage.ts";
 import type { SendItem } from "./admit.ts";
 import type { Outcome } from "./classify.ts";
-import type { PeriodTotal } from "./sinks/port.ts";
 
 /** What Stripe's totals say about a usage record whose 5xx was stored under its key. */
 export type StoredVerdict =
@@ -13,27 +12,33 @@ export type StoredVerdict =
   /** The totals do not single it out (other events unsettled, or a total that fits neither). */
   | { kind: "unknown"; figures: string }
   /** Stripe's totals could not be read: retry, and ask again on the next stored 5xx. */
-  | { kind: "unreachable" };
+  | { kind: "unreachable" }
+  /** Stripe has no such subscription item: nothing can be filed there (customer scope). */
+  | { kind: "item_gone"; message: string };
 
 /**
- * Decides from the figures alone. Pure. With every other event of the period settled, Stripe's
- * total is either Meterline's reported sum (the record was not applied) or that sum plus this
- * event's value (it was); anything else, or an unsettled neighbour, cannot be told apart.
+ * Decides from the figures alone. Pure. Values are ≥ 0, so with d = Stripe's total − Meterline's
+ * reported sum: d < value means this record is not in Stripe's total (not applied); d = value +
+ * every uncertain neighbour's value means all of them are (applied); with no uncertain neighbour,
+ * d = value means applied. Anything else cannot single this event out.
  */
 export function judgeStored(f: {
   total: number;
   reported: number;
   uncertain: number;
+  uncertainValue: number;
   value: number;
-}): Exclude<StoredVerdict, { kind: "unreachable" }> {
+}): Exclude<StoredVerdict, { kind: "unreachable" | "item_gone" }> {
   const figures =
     `Stripe's total for the period is ${f.total}; Meterline reported ${f.reported} in it before ` +
     `this event (value ${f.value})` +
-    (f.uncertain > 0 ? `, and ${f.uncertain} other sent event(s) of the period are unsettled` : "");
-  if (f.uncertain > 0) return { kind: "unknown", figures };
+    (f.uncertain > 0
+      ? `, and ${f.uncertain} other sent event(s) of the period, worth ${f.uncertainValue}, are not known to be applied or not`
+      : "");
+  const d = f.total - f.reported;
   // A value of 0 changes no total: there is nothing to tell apart, and nothing to double count.
-  if (f.value === 0 || f.total === f.reported + f.value) return { kind: "applied", figures };
-  if (f.total === f.reported) return { kind: "not_applied", figures };
+  if (f.value === 0 || d === f.value + f.uncertainValue) return { kind: "applied", figures };
+  if (d < f.value) return { kind: "not_applied", figures };
   return { kind: "unknown", figures };
 }
 
@@ -50,8 +55,9 @@ export async function verifyStored(
   const read = item.sink.periodTotal;
   if (!read) return { kind: "unreachable" };
   await flush();
-  const period: PeriodTotal | null = await read(item.outbound);
-  if (!period) return { kind: "unreachable" };
+  const period = await read(item.outbound);
+  if (period === null) return { kind: "unreachable" };
+  if ("missing" in period) return { kind: "item_gone", message: period.missing };
   const mine = await periodUsage(db, {
     customerKey: item.event.customerKey,
     eventName: item.event.eventName,
@@ -97,6 +103,14 @@ export function resolveStored(
         ambiguous: true,
         rule: `${outcome.rule}; Stripe's totals unavailable`,
         answer,
+      };
+    case "item_gone":
+      // Stripe says the item does not exist: as if the send had been answered 404.
+      return {
+        kind: "rejected",
+        scope: "customer",
+        rule: `${outcome.rule}; the subscription item is gone`,
+        answer: { ...answer, httpStatus: 404, code: "resource_missing", message: v.message },
       };
   }
 }

@@ -65,9 +65,10 @@ export interface UsageSink {
   readonly dedup: DedupBy;
   /**
    * Idempotency-key sinks: Stripe's total for the period holding the event, to tell whether a
-   * stored 5xx was applied; null when Stripe could not be asked (then retry and ask again).
+   * stored 5xx was applied; `missing` (Stripe's message) when Stripe has no such subscription
+   * item; null when Stripe could not be asked (then retry and ask again).
    */
-  periodTotal?(event: OutboundEvent): Promise<PeriodTotal | null>;
+  periodTotal?(event: OutboundEvent): Promise<PeriodTotal | { missing: string } | null>;
   send(event: OutboundEvent): Promise<SendResult>;
   /**
    * Most events one request may carry; absent or 1: one request per event. A sink with

@@ -50,7 +50,7 @@ export function fromUsageRecords(stripe: Stripe, options: UsageRecordsOptions = 
   return {
     mode: "usage_records",
     dedup: "idempotency_key",
-    async periodTotal(event: OutboundEvent): Promise<PeriodTotal | null> {
+    async periodTotal(event: OutboundEvent): Promise<PeriodTotal | { missing: string } | null> {
       const item = event.subscriptionItemId;
       if (!item) return null;
       try {
@@ -75,8 +75,13 @@ export function fromUsageRecords(stripe: Stripe, options: UsageRecordsOptions = 
           };
         }
         return null;
-      } catch {
-        // Unreachable or refused: the caller retries, and asks again on the next stored 5xx.
+      } catch (err) {
+        // No such item: nothing can be filed on it, whatever the stored 5xx hides.
+        const d = describeStripeError(err);
+        if (d.kind === "http_error" && d.status === 404 && d.code === "resource_missing") {
+          return { missing: d.message };
+        }
+        // Unreachable or refused otherwise: the caller retries, and asks again on the next 5xx.
         return null;
       }
     },
