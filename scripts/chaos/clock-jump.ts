@@ -89,7 +89,10 @@ export async function jumpClock(
   }
 }
 
-/** Moves every stored time of the events already sent back by `shiftMs`: the pending ones, and the others with their final time. */
+/**
+ * Moves every stored time of the events already sent back by `shiftMs` (the pending ones, and
+ * the others with their final time), but their own time, occurred_at, which never changes.
+ */
 async function shiftSentEvents(
   db: Db,
   shiftMs: number,
@@ -98,7 +101,10 @@ async function shiftSentEvents(
     db,
     sql`select column_name as name from information_schema.columns
         where table_name = 'usage_events' and table_schema = current_schema()
-          and data_type = 'timestamp with time zone'`,
+          and data_type = 'timestamp with time zone'
+          -- The event's own time never changes: Stripe filed it under that time, and a usage
+          -- record's verification finds its billing period by it.
+          and column_name <> 'occurred_at'`,
   );
   const shifts = columns.map(
     (c) =>
