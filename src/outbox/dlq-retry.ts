@@ -48,6 +48,12 @@ export function retryDeadLetters(db: Db, run: RetryRun): Promise<DlqOutcome> {
       -- first_sent_at is kept (invariant 5: the window counts from the FIRST send) unless the
       -- operator confirmed Stripe does not hold the event.
       first_sent_at = ${run.notInStripe ? sql`null` : sql`e.first_sent_at`},
+      -- Usage records: the resend needs a key Stripe holds no answer under when the stored one
+      -- proves nothing was applied (a 400 or 404 under the key, the item corrected since) or the
+      -- operator confirmed Stripe does not hold it; under the old key Stripe would only replay
+      -- its stored answer, or refuse the changed parameters. Meter events ignore the key.
+      key_generation = e.key_generation + (case when ${run.notInStripe}::boolean
+        or e.last_http_status in (400, 404) then 1 else 0 end),
       first_ambiguous_at = ${run.notInStripe ? sql`null` : sql`e.first_ambiguous_at`}
       -- last_error_* stay visible until the next attempt writes its own outcome.`,
     attemptNo: sql`0`,

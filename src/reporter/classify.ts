@@ -186,6 +186,16 @@ export function classify(result: SendResult, dedup: DedupBy = "identifier"): Out
     return { kind: "throttled", rule: "429 / lock_timeout", answer };
   }
 
+  // The idempotency key was used before with other parameters (usage records whose item an
+  // operator corrected, say): Stripe did not execute this request, and its stored answer for the
+  // key cannot be read. Whether the record is held is a question for Stripe's totals.
+  if (
+    dedup === "idempotency_key" &&
+    (e.type === "idempotency_error" || e.code === "idempotency_error")
+  ) {
+    return { kind: "verify", rule: "idempotency key reused with other parameters", answer };
+  }
+
   // 5xx under an idempotency key (usage records): Stripe stored this answer under the key and
   // replays it on every resend for 24 h, applied or not. Resending as it is can never succeed,
   // and failing it could drop a record Stripe holds: ask Stripe's totals.

@@ -222,3 +222,17 @@ describe("classify: Stripe-Should-Retry overrides", () => {
     expect(classify(http(429, { code: "rate_limit", shouldRetry: false })).kind).toBe("throttled");
   });
 });
+
+describe("classify: a sink whose only dedup is the idempotency key (usage records)", () => {
+  it("a 5xx replayed under an idempotency key → verify against Stripe's totals, never a blind resend", () => {
+    const stored = http(500, { type: "api_error", shouldRetry: false });
+    expect(classify(stored, "idempotency_key").kind).toBe("verify");
+    // Under an identifier the same 500 is an ambiguous retry: the resend is a new request.
+    expect(classify(stored).kind).toBe("retry");
+  });
+
+  it("the key reused with other parameters (an item corrected since) → verify, not an event-scope rejection", () => {
+    const reused = http(400, { type: "idempotency_error", code: "idempotency_error" });
+    expect(classify(reused, "idempotency_key").kind).toBe("verify");
+  });
+});
