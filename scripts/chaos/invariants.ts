@@ -97,7 +97,11 @@ export interface InvariantReport {
   poison: { total: number; byKind: Record<string, PoisonKindResult> };
 }
 
-/** Codes that say the account or its key is at fault, never an event (classify.ts). */
+/**
+ * Codes that say the account or its key is at fault, never an event. The same list as
+ * classify.ts, kept apart on purpose: the checker must not share the classifier's definition,
+ * or a code the classifier forgot would be forgiven by the check too.
+ */
 const ACCOUNT_CODES = new Set([
   "account_invalid",
   "api_key_expired",
