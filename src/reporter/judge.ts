@@ -84,18 +84,18 @@ export class Judge {
   }
 
   /**
-   * After a request: ONE judgement for the whole request (a stream request of 100 events from
+   * After a request, given its answer as classify() read it: ONE judgement for the whole request (a stream request of 100 events from
    * many customers is classified, judged systemic or not, and reacted to once), then one
    * settlement per event from it. Remembers gone customers, deliveries and outages.
    */
   request(
     items: SendItem[],
-    result: SendResult,
+    classified: Outcome,
     now: Date,
     haltedScope: string | null,
     stored?: StoredVerdict,
   ): Verdict {
-    let outcome = this.classify(items, result);
+    let outcome = classified;
     // A 5xx stored under an idempotency key: what Stripe's totals said decides it.
     if (outcome.kind === "verify" && stored) outcome = resolveStored(outcome, stored);
     let haltScope: string | null = outcome.kind === "halt" ? "account" : null;

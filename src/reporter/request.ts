@@ -53,13 +53,14 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
   if (ctx.abandoned()) return null;
   // A 5xx stored under an idempotency key is judged by Stripe's totals, with the pair still in
   // flight (so nothing else of it moves meanwhile).
+  const outcome = judge.classify(live, result);
   const [only] = live;
   const stored =
-    only && live.length === 1 && judge.classify(live, result).kind === "verify"
+    only && live.length === 1 && outcome.kind === "verify"
       ? await verifyStored(ctx.db, only, () => buffer.flush())
       : undefined;
   if (ctx.abandoned()) return null;
-  const verdict = judge.request(live, result, ctx.now(), ctx.haltedScope(), stored);
+  const verdict = judge.request(live, outcome, ctx.now(), ctx.haltedScope(), stored);
   live.forEach((item, i) => {
     const settlement = verdict.settlements[i];
     if (!settlement) return;
