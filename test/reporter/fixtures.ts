@@ -2,6 +2,7 @@ import { defaultConfig } from "../../src/config.ts";
 import type { Customer } from "../../src/db/schema/customers.ts";
 import type { Meter } from "../../src/db/schema/meters.ts";
 import type { ClaimedEvent } from "../../src/outbox/claim.ts";
+import type { SettleRow } from "../../src/outbox/settle.ts";
 
 /** The default worker settings: the unit tests check the product's real defaults. */
 export const settings = defaultConfig().worker;
@@ -59,5 +60,31 @@ export function meter(overrides: Partial<Meter> = {}): Meter {
     createdAt: new Date(NOW.getTime() - DAY),
     updatedAt: new Date(NOW.getTime() - DAY),
     ...overrides,
+  };
+}
+
+/** The settle row of a delivery (200) of a claimed event, as the worker writes it. */
+export function delivered(e: { id: string; attempts: number; claims: number }): SettleRow {
+  const startedAt = new Date();
+  return {
+    id: e.id,
+    attempts: e.attempts,
+    claims: e.claims,
+    status: "reported",
+    counted: true,
+    delayMs: 0,
+    waitReason: null,
+    error: null,
+    stripeRequestId: "req_1",
+    firstAmbiguousAt: null,
+    sentAt: startedAt,
+    attempt: {
+      outcome: "delivered",
+      httpStatus: 200,
+      stripeCode: null,
+      requestId: "req_1",
+      message: "accepted",
+      startedAt,
+    },
   };
 }

@@ -10,34 +10,10 @@ import { release } from "../../src/outbox/release.ts";
 import { type SettleRow, settle } from "../../src/outbox/settle.ts";
 import { wakeWaiting } from "../../src/outbox/wake.ts";
 import { backends, freshDatabase } from "../support/db.ts";
+import { delivered } from "./fixtures.ts";
 import { insertEvents } from "./seed.ts";
 
 const lease = { leaseMs: 60_000, limit: 10 };
-
-function delivered(e: { id: string; attempts: number; claims: number }): SettleRow {
-  const startedAt = new Date();
-  return {
-    id: e.id,
-    attempts: e.attempts,
-    claims: e.claims,
-    status: "reported",
-    counted: true,
-    delayMs: 0,
-    waitReason: null,
-    error: null,
-    stripeRequestId: "req_1",
-    firstAmbiguousAt: null,
-    sentAt: startedAt,
-    attempt: {
-      outcome: "delivered",
-      httpStatus: 200,
-      stripeCode: null,
-      requestId: "req_1",
-      message: "accepted",
-      startedAt,
-    },
-  };
-}
 
 describe.each(backends)("outbox statements on %s", (kind) => {
   let database: Database;

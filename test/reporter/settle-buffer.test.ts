@@ -2,9 +2,9 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/rows.ts";
 import { claim } from "../../src/outbox/claim.ts";
-import type { SettleRow } from "../../src/outbox/settle.ts";
 import { SettleBuffer } from "../../src/reporter/settle-buffer.ts";
 import { backends, freshDatabase } from "../support/db.ts";
+import { delivered } from "./fixtures.ts";
 import { memoryLogger } from "./harness.ts";
 import { insertEvents, waitFor } from "./seed.ts";
 
@@ -31,28 +31,9 @@ describe.each(backends)("the settle buffer, on %s", (kind) => {
         done.set(row.id, settled);
       });
       for (const e of events) {
-        const row: SettleRow = {
-          id: e.id,
-          attempts: e.attempts,
-          claims: e.claims,
-          status: "reported",
-          counted: true,
-          delayMs: 0,
-          waitReason: null,
-          error: null,
-          stripeRequestId: "req_1",
-          firstAmbiguousAt: null,
-          sentAt: new Date(),
-          attempt: {
-            outcome: "delivered",
-            // Postgres cannot store this status (int4): the statement fails on this row's data.
-            httpStatus: e.id === "bad" ? 2 ** 40 : 200,
-            stripeCode: null,
-            requestId: "req_1",
-            message: null,
-            startedAt: new Date(),
-          },
-        };
+        const row = delivered(e);
+        // Postgres cannot store this status (int4): the statement fails on this row's data.
+        if (e.id === "bad" && row.attempt) row.attempt.httpStatus = 2 ** 40;
         buffer.push(row);
       }
       // Settles queued after the bad row are not held back either.
