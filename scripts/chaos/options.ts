@@ -219,7 +219,8 @@ Options:
   --log FILE             write the workers' and the API's output here (default: a file in the temp folder)
 
 Workers also get METERLINE_UNLINKED_HOLD_HOURS=0 (unlinked customers fail at once),
-STRIPE_SECRET_KEY=sk_test_emulator and STRIPE_API_BASE=<the emulator's URL>.`;
+STRIPE_SECRET_KEY=sk_test_emulator and STRIPE_API_BASE=<the emulator's URL>. They log at
+"warn"; CHAOS_WORKER_LOG_LEVEL=info adds each usage record verification and its figures.`;
 
 const count = (min: number) => z.coerce.number().int("must be a whole number").min(min);
 const probability = z.coerce.number().min(0, "must be from 0 to 1").max(1, "must be from 0 to 1");

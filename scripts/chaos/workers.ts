@@ -224,6 +224,6 @@ export function workerEnvironment(
     // Unlinked customers' events fail at once: one of the poison kinds.
     METERLINE_UNLINKED_HOLD_HOURS: "0",
     // Warnings and errors only (dead letters, halts, lost leases): the log stays readable.
-    LOG_LEVEL: "warn",
+    LOG_LEVEL: process.env.CHAOS_WORKER_LOG_LEVEL ?? "warn",
   };
 }

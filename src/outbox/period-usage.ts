@@ -31,9 +31,13 @@ export async function periodUsage(
     with e as (
       -- A 400 or 404 is what Stripe stored under the event's key (the idempotency layer stores
       -- the first execution's answer): the record was not applied. A 401 or 429 comes before
-      -- that layer and says nothing of an earlier send, so it stays uncertain.
+      -- that layer and says nothing of an earlier send, so it stays uncertain. So does a dead
+      -- letter with no status at all (a send never answered, refused after Stripe's dedup
+      -- window): "is not true" keeps a null status from making the whole test null, which the
+      -- filters below would read as "not uncertain".
       select e.*, (e.status <> 'reported' and e.first_sent_at is not null
-          and not (e.status = 'failed' and e.last_http_status in (400, 404))) as uncertain
+          and (e.status = 'failed' and e.last_http_status in (400, 404)) is not true
+          ) as uncertain
         from usage_events e
        where e.customer_key = ${q.customerKey}
          and e.event_name = ${q.eventName}

@@ -59,6 +59,17 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
     only && live.length === 1 && outcome.kind === "verify"
       ? await verifyStored(ctx.db, only, () => buffer.flush())
       : undefined;
+  if (stored && only) {
+    // An inferred billing decision: keep the figures it was made from.
+    ctx.logger.info(
+      {
+        event: only.event.id,
+        verdict: stored.kind,
+        ...("figures" in stored ? { figures: stored.figures } : {}),
+      },
+      "usage record verified against Stripe's totals",
+    );
+  }
   if (ctx.abandoned()) return null;
   const verdict = judge.request(live, outcome, ctx.now(), ctx.haltedScope(), stored);
   live.forEach((item, i) => {
