@@ -1,6 +1,18 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the installed package needs no build step.
-import { register } from "tsx/esm/api";
+// Runs the compiled CLI in dist/: plain JavaScript, no TypeScript loader, no source maps at run
+// time. dist/ is built by `npm run build` (`npm ci` runs it); in a checkout with TypeScript
+// installed, an edited source is compiled here first (scripts/build.js), so what runs is always
+// the current code. `npm run dev -- <command>` runs the sources through tsx instead.
+import { ensureBuilt } from "../scripts/build.js";
 
-register();
-await import("../src/cli/main.ts");
+let problem;
+try {
+  problem = ensureBuilt();
+} catch (err) {
+  problem = `the build failed: ${err instanceof Error ? err.message : err}`;
+}
+if (problem !== null) {
+  process.stderr.write(`meterline: ${problem}\n`);
+  process.exit(1);
+}
+await import("../dist/cli/main.js");
