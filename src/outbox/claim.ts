@@ -90,8 +90,10 @@ type ClaimedRow = ClaimedEvent & { nextAttemptAt: Date; dbNowMs: number };
 
 /**
  * The rescue statement: pending events whose lease expired unsettled (their worker was killed,
- * crashed, froze or lost the database), found through usage_events_lease_idx (only leased rows
- * are in it, so it stays small whatever the backlog). Each rescue also writes a `worker_lost`
+ * crashed, froze or lost the database), found by reading usage_events_leased_idx whole: only
+ * leased rows are in it (at most workers × held events, whatever the backlog), and it is keyed
+ * by (customer, meter), not by expiry, so that no index names lease_expires_at and a heartbeat
+ * renewing a lease stays a HOT update. Each rescue also writes a `worker_lost`
  * attempt row in the dead worker's name, so `trace` shows the claim that ended with no outcome
  * and not only the resend. Due time is not required: the lease, not the schedule, held them.
  */
@@ -110,7 +112,9 @@ async function claimRescues(
         from usage_events e
        where e.status = 'pending'
          and e.next_attempt_at <= now()
-         and e.lease_expires_at is not null and e.lease_expires_at < now()
+         -- lease_owner and lease_expires_at are set and cleared together; the owner test is what
+         -- lets the planner use the leased rows' partial index.
+         and e.lease_owner is not null and e.lease_expires_at < now()
          and ${suspects ? sql`e.open_claims >= ${SUSPECT_OPEN_CLAIMS}` : sql`e.open_claims < ${SUSPECT_OPEN_CLAIMS}`}
        order by e.next_attempt_at
        limit ${limit}::int
@@ -171,10 +175,12 @@ async function claimDue(db: Db, owner: string, leaseMs: number, limit: number, s
         // Due by the DATABASE's clock, so workers on hosts with skewed clocks agree.
         lte(usageEvents.nextAttemptAt, sql`now()`),
         // Unleased only: settles and releases clear the lease, and an expired one is a rescue's
-        // (claimRescues), which also records the claim that ended with its worker gone.
-        isNull(usageEvents.leaseExpiresAt),
+        // (claimRescues), which also records the claim that ended with its worker gone. Tested on
+        // lease_owner (cleared with lease_expires_at), the predicate of usage_events_due_idx: the
+        // index holds no leased row, so this claim's new versions add no entry to it.
+        isNull(usageEvents.leaseOwner),
         // Stripe allows one request in flight per (customer, meter): leave a pair another live
-        // worker holds to that worker (usage_events_leased_pair_idx). Two claims racing in the
+        // worker holds to that worker (usage_events_leased_idx). Two claims racing in the
         // same instant can still both take one pair; the cost is a 429 (throttled, uncounted).
         sql`not exists (select 1 from usage_events o
               where o.status = 'pending' and o.lease_owner is not null

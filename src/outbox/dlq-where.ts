@@ -49,7 +49,7 @@ export function targetWhere(target: DlqTarget): SQL {
     return sql.join(parts, sql` and `);
   }
   const f = target.filter;
-  // usage_events_status_code_idx (status, last_error_code) serves the common "by code" case.
+  // usage_events_dead_letter_idx (last_error_code, failed_at; failed rows only) serves "by code".
   if (f.code !== undefined) parts.push(sql`e.last_error_code = ${f.code}`);
   if (f.customer !== undefined) parts.push(sql`e.customer_key = ${f.customer}`);
   if (f.eventName !== undefined) parts.push(sql`e.event_name = ${f.eventName}`);

@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { usageEvents } from "../db/schema/usage-events.ts";
 import { type WaitReason, waitsOfScope } from "./reasons.ts";
@@ -44,7 +44,9 @@ export async function wakeWaiting(
         eq(usageEvents.status, "pending"),
         gt(usageEvents.nextAttemptAt, sql`now()`),
         inArray(usageEvents.waitReason, reasons),
-        sql`(${usageEvents.leaseExpiresAt} is null or ${usageEvents.leaseExpiresAt} < now())`,
+        // Unleased (usage_events_due_idx's predicate). An expired lease needs no waking: a leased
+        // event was due when claimed, so next_attempt_at > now() already leaves it out.
+        isNull(usageEvents.leaseOwner),
       ),
     )
     .returning({ id: usageEvents.id });

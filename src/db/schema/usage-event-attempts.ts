@@ -1,10 +1,11 @@
-import { bigserial, index, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { bigserial, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 /** One row per send attempt (and per pre-flight decision): the audit trail behind `trace`. */
 export const usageEventAttempts = pgTable(
   "usage_event_attempts",
   {
-    id: bigserial("id", { mode: "number" }).primaryKey(),
+    /** Insertion order, within the event: trace lists an event's attempts by it. */
+    id: bigserial("id", { mode: "number" }).notNull(),
     eventId: text("event_id").notNull(),
     /** The event's attempt number this row records (after counting, if it was counted). */
     attempt: integer("attempt").notNull(),
@@ -18,8 +19,10 @@ export const usageEventAttempts = pgTable(
     startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
     finishedAt: timestamp("finished_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  // Trace reads every attempt of one event in order.
-  (t) => [index("usage_event_attempts_event_idx").on(t.eventId, t.id)],
+  // ONE index, which is also the key: trace reads every attempt of one event in order, and no
+  // query looks an attempt up by id alone. A second index (id alone) cost every settled event a
+  // WAL record and ~80 bytes for nothing.
+  (t) => [primaryKey({ name: "usage_event_attempts_pkey", columns: [t.eventId, t.id] })],
 );
 
 export type UsageEventAttempt = typeof usageEventAttempts.$inferSelect;

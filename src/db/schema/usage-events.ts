@@ -65,29 +65,45 @@ export const usageEvents = pgTable(
     failedAt: timestamp("failed_at", { withTimezone: true }),
   },
   (t) => [
-    // The claim's hot path: due pending events in order. Partial, so that reported and failed rows
-    // (the vast majority over time) cost the claim nothing: cost per event must not grow with backlog.
-    index("usage_events_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
-    // The claim's rescue path: leased pending events by lease expiry. Settles and releases clear
-    // the lease, so only in-flight events (at most workers × batch) are in it, whatever the backlog.
-    index("usage_events_lease_idx")
-      .on(t.leaseExpiresAt)
-      .where(sql`${t.status} = 'pending' and ${t.leaseExpiresAt} is not null`),
+    // The claim's hot path: due, unleased pending events in order. Partial, so that reported and
+    // failed rows (the vast majority over time) cost the claim nothing: cost per event must not
+    // grow with backlog. Leased rows are left out too: a claim's new row version then adds no
+    // entry here (a WAL record saved per claimed event), and the claim never scans past what is
+    // in flight. An expired lease is the rescue's to find (usage_events_leased_idx).
+    // No index names lease_expires_at, so a heartbeat renewing a lease is a HOT update.
+    index("usage_events_due_idx")
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending' and ${t.leaseOwner} is null`),
+    // Leased events, by (customer, meter): only what is in flight is in it, whatever the backlog.
+    // Read two ways: a claim skips pairs another worker is sending (outbox/claim.ts, NOT EXISTS),
+    // and the rescue reads it whole for leases that expired (a set of at most workers × held
+    // events). One index for both: each claimed event costs one entry, not two.
+    index("usage_events_leased_idx")
+      .on(t.customerKey, t.eventName)
+      .where(sql`${t.status} = 'pending' and ${t.leaseOwner} is not null`),
     // Suspects (claims ending with their worker gone): a handful of rows, found without scanning
     // the backlog, so a worker can tell cheaply whether one waits (outbox/claim.ts).
     index("usage_events_suspect_idx")
       .on(t.nextAttemptAt)
       .where(sql`${t.status} = 'pending' and ${t.openClaims} >= 2`),
-    // Leased events by (customer, meter): only what is in flight is in it, so a claim can skip
-    // pairs another worker is sending at a cost that does not grow with the backlog.
-    index("usage_events_leased_pair_idx")
-      .on(t.customerKey, t.eventName)
-      .where(sql`${t.status} = 'pending' and ${t.leaseOwner} is not null`),
-    // Dead-letter listing and stats by status and code.
-    index("usage_events_status_code_idx").on(t.status, t.lastErrorCode),
-    // Pre-flight and operator queries by customer.
+    // Dead letters by code and age: the systemic revert (reporter path: one code, failed within
+    // a window, outbox/revert-systemic.ts) and the operators' listings and actions by code.
+    // Partial, so that reported rows (nearly every row, nearly every settle) never enter it: an
+    // index over every status cost each claim and each settle a WAL record for nothing. Stats
+    // read the whole table in one grouped scan anyway (ops/stats.ts).
+    index("usage_events_dead_letter_idx")
+      .on(t.lastErrorCode, t.failedAt)
+      .where(sql`${t.status} = 'failed'`),
+    // Operator queries by customer (cancel, dead letters, wake) and the usage-record check of one
+    // (customer, meter)'s period (outbox/period-usage.ts), which must see every status.
     index("usage_events_customer_idx").on(t.customerKey, t.status),
   ],
 );
+// Storage: fillfactor 50, hand-written in drizzle/0006_narrow_outbox_writes.sql (drizzle cannot
+// express it). A claim is not a HOT update (the lease is indexed) and it leases every row of a
+// page at once (rows sit in queue order); with half of each page free, the claimed versions stay
+// on their page, and mark-sent's first_sent_at (no index names it) and a heartbeat's renewed
+// lease_expires_at (idem) are then HOT updates: one WAL record each, no index entry. At 80 % most
+// claimed versions moved to other pages and mark-sent stayed non-HOT (measured).
 
 export type UsageEvent = typeof usageEvents.$inferSelect;

@@ -1,0 +1,99 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Database, Db } from "../../src/db/connect.ts";
+import { rows } from "../../src/db/rows.ts";
+import { usageEventAttempts } from "../../src/db/schema/usage-event-attempts.ts";
+import { usageEvents } from "../../src/db/schema/usage-events.ts";
+import { claim } from "../../src/outbox/claim.ts";
+import { extendLeases } from "../../src/outbox/extend-leases.ts";
+import { markSent } from "../../src/outbox/mark-sent.ts";
+import { settle } from "../../src/outbox/settle.ts";
+import { delivered } from "../reporter/fixtures.ts";
+import { insertEvents } from "../reporter/seed.ts";
+import { backends, freshDatabase } from "../support/db.ts";
+
+/**
+ * The shape of the outbox's writes (issue 8): which updates stay HOT (one WAL record on the
+ * row's page, no index entry) and which indexes exist, with their predicates. A new index that
+ * names first_sent_at or lease_expires_at, or an index over every row, turns up here.
+ */
+describe.each(backends)("outbox write shape on %s", (kind) => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await freshDatabase(kind);
+  });
+  afterAll(() => database.close());
+  beforeEach(async () => {
+    await database.db.delete(usageEvents);
+    await database.db.delete(usageEventAttempts);
+    await insertEvents(database.db, [
+      { id: "e1", customerKey: "acme", eventName: "api_calls", value: 1, occurredAt: new Date() },
+    ]);
+  });
+
+  /** This backend's counts of usage_events updates, and of those that were HOT. */
+  async function updateCounters(db: Db): Promise<{ updated: number; hot: number }> {
+    const [row] = await rows<{ updated: number; hot: number }>(
+      db,
+      sql`select pg_stat_get_xact_tuples_updated('usage_events'::regclass)::int as updated,
+                 pg_stat_get_xact_tuples_hot_updated('usage_events'::regclass)::int as hot`,
+    );
+    return { updated: row?.updated ?? -1, hot: row?.hot ?? -1 };
+  }
+
+  it("mark-sent and a heartbeat change no indexed column: both are HOT updates", async () => {
+    const { events } = await claim(database.db, { owner: "w1", leaseMs: 60_000, limit: 10 });
+    const [event] = events;
+    if (!event) throw new Error("nothing claimed");
+    const counts = await database.db.transaction(async (tx) => {
+      const db = tx as unknown as Db;
+      // The counters also hold updates not yet flushed to the shared statistics: take a delta.
+      const before = await updateCounters(db);
+      expect((await markSent(db, "w1", [event])).has("e1")).toBe(true);
+      expect(await extendLeases(db, "w1", ["e1"], 60_000)).toBe(1);
+      const after = await updateCounters(db);
+      return { updated: after.updated - before.updated, hot: after.hot - before.hot };
+    });
+    expect(counts).toEqual({ updated: 2, hot: 2 });
+    // The settle that follows is still guarded by the same lease and claim.
+    expect(await settle(database.db, "w1", [delivered(event)])).toEqual(new Set(["e1"]));
+  });
+
+  it("usage_events has only the indexes a hot or an operator query reads, and room for HOT", async () => {
+    const indexes = await rows<{ name: string; def: string }>(
+      database.db,
+      sql`select indexname::text as name, indexdef::text as def from pg_indexes
+          where tablename = 'usage_events' order by indexname`,
+    );
+    const shape = Object.fromEntries(
+      indexes.map((i) => [i.name, i.def.replace(/^.* USING btree /, "").replace(/::text/g, "")]),
+    );
+    expect(shape).toEqual({
+      usage_events_customer_idx: "(customer_key, status)",
+      usage_events_dead_letter_idx: "(last_error_code, failed_at) WHERE (status = 'failed')",
+      usage_events_due_idx:
+        "(next_attempt_at) WHERE ((status = 'pending') AND (lease_owner IS NULL))",
+      usage_events_leased_idx:
+        "(customer_key, event_name) WHERE ((status = 'pending') AND (lease_owner IS NOT NULL))",
+      usage_events_pkey: "(id)",
+      usage_events_suspect_idx:
+        "(next_attempt_at) WHERE ((status = 'pending') AND (open_claims >= 2))",
+    });
+    const [options] = await rows<{ options: string[] | null }>(
+      database.db,
+      sql`select reloptions as options from pg_class where relname = 'usage_events'`,
+    );
+    expect(options?.options).toEqual(["fillfactor=50"]);
+  });
+
+  it("an attempt row costs one index entry: its key (event_id, id), which trace reads", async () => {
+    const indexes = await rows<{ name: string; def: string }>(
+      database.db,
+      sql`select indexname::text as name, indexdef::text as def from pg_indexes
+          where tablename = 'usage_event_attempts'`,
+    );
+    expect(indexes.map((i) => [i.name, i.def.replace(/^.* USING btree /, "")])).toEqual([
+      ["usage_event_attempts_pkey", "(event_id, id)"],
+    ]);
+  });
+});
