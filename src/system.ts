@@ -7,7 +7,7 @@ import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
 import { migrate } from "./db/migrate.ts";
 import type { DeliveryMode } from "./db/schema/meters.ts";
-import { type RunningEmulator, startEmulator } from "./emulator/index.ts";
+import { type EmulatorThread, startEmulatorThread } from "./emulator/index.ts";
 import { buildApp } from "./http/app.ts";
 import { fromMetersList } from "./reporter/account-probe.ts";
 import { AimdLimiter, aimdFor, rateFor } from "./reporter/limiter.ts";
@@ -40,8 +40,8 @@ export interface System {
   logger: Logger;
   /** The API's URL, when the API runs. */
   apiUrl: string | null;
-  /** The bundled emulator, when no Stripe key was configured. */
-  emulator: RunningEmulator | null;
+  /** The bundled emulator (on a thread of its own), when no Stripe key was configured. */
+  emulator: EmulatorThread | null;
   reporter: Reporter | null;
   app: FastifyInstance | null;
   /** Stops claiming, lets in-flight sends settle, closes the API, the emulator and the database. */
@@ -66,11 +66,13 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
   try {
     await migrate(database);
 
-    let emulator: RunningEmulator | null = null;
+    let emulator: EmulatorThread | null = null;
     let stripeBase = config.stripe.apiBase;
     let stripeKey = config.stripe.secretKey;
     if (stripeKey === null && (parts.emulator ?? parts.worker)) {
-      emulator = await startEmulator({
+      // On its own thread: its requests and state file never hold up the API's and the
+      // worker's event loop (emulator/thread/start.ts).
+      emulator = await startEmulatorThread({
         port: config.stripe.emulatorPort,
         apiKeys: [EMULATOR_KEY],
         // Kept beside the embedded database, so a restart finds the Stripe customers and meters
@@ -132,7 +134,7 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
       const port = typeof address === "object" && address ? address.port : config.port;
       apiUrl = `http://${config.host}:${port}`;
       if (emulator && webhookSecret !== null) {
-        emulator.addEventDestination({
+        await emulator.addEventDestination({
           url: `${apiUrl}${STRIPE_EVENTS_PATH}`,
           secret: webhookSecret,
         });

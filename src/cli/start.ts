@@ -55,6 +55,7 @@ async function run(args: string[], partsFor: PartsFor, help: string): Promise<vo
   const parts = partsFor(config);
   const system = await startSystem(config, parts);
   stopOnSignals(system);
+  stopWithEmulator(system);
   if (system.emulator && system.apiUrl) {
     const dev = await seedDevelopment(system);
     await writeRuntimeInfo(config.dataDir, {
@@ -100,6 +101,18 @@ Then see where it went:
 
 In another terminal, "npm run demo" streams events with poison pills mixed in. Ctrl-C stops.
 `;
+}
+
+/**
+ * The bundled emulator runs on a thread of its own: should that thread end (an uncaught error),
+ * Stripe is gone for this process, so it stops as a whole and exits 1 rather than serve an API
+ * whose events can never be reported.
+ */
+function stopWithEmulator(system: System): void {
+  void system.emulator?.lost.then((err) => {
+    system.logger.error({ err }, "the bundled Stripe emulator stopped: stopping");
+    system.stop().finally(() => process.exit(1));
+  });
 }
 
 /**

@@ -1,11 +1,27 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomFillSync, randomUUID } from "node:crypto";
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// Random bytes are drawn 4 KiB at a time and handed out from this pool: one getrandom call per
+// ~290 request ids instead of one (and a Buffer) per request, with ids as random as before.
+const POOL_SIZE = 4096;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** The next random byte of the pool, refilled when spent. */
+function randomByte(): number {
+  if (poolOffset === POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  // Never undefined: the offset is inside the pool (`?? 0` satisfies the index check).
+  return pool[poolOffset++] ?? 0;
+}
 
 /** A random string of letters and digits, the alphabet of Stripe's object ids. */
 export function randomToken(length: number): string {
   let out = "";
-  for (const byte of randomBytes(length)) out += ALPHABET.charAt(byte % ALPHABET.length);
+  for (let i = 0; i < length; i++) out += ALPHABET.charAt(randomByte() % ALPHABET.length);
   return out;
 }
 
@@ -22,7 +38,11 @@ export const newMeterId = (): string => `mtr_test_${randomToken(28)}`;
 export const newEventIdentifier = (): string => randomUUID();
 
 /** Stripe's 7-8 character uppercase invoice prefix on customers. */
-export const newInvoicePrefix = (): string => randomBytes(4).toString("hex").toUpperCase();
+export function newInvoicePrefix(): string {
+  let out = "";
+  for (let i = 0; i < 4; i++) out += randomByte().toString(16).padStart(2, "0");
+  return out.toUpperCase();
+}
 
 /** `prod_…`, as Stripe names products. */
 export const newProductId = (): string => `prod_${randomToken(14)}`;

@@ -1,5 +1,6 @@
 /**
- * The bundled Stripe emulator: `startEmulator` for tests, `meterline emulator` and `start`.
+ * The bundled Stripe emulator: `startEmulator` in-process (tests, `meterline emulator`), and
+ * `startEmulatorThread` on a thread of its own (`meterline start`).
  * It serves customers, billing meters, v1 meter events, the v2 meter event stream, meter event
  * adjustments and summaries, subscriptions, legacy usage records and their summaries over
  * Stripe's wire protocol, with Stripe's idempotency layer, optional rate limits, asynchronous
@@ -17,7 +18,7 @@ import type { Ledger } from "./ledger.ts";
 import type { RateLimits } from "./rate-limits.ts";
 import { requestState } from "./request-state.ts";
 import { buildEmulatorApp } from "./server.ts";
-import { loadStore, saveStore } from "./state/persist.ts";
+import { StateFile } from "./state/state-file.ts";
 import { type FlushResult, flushErrorReports, scheduleErrorReports } from "./webhooks/deliver.ts";
 
 export type { Clock } from "./clock.ts";
@@ -33,13 +34,13 @@ export type { RateLimits } from "./rate-limits.ts";
 export { STRIPE_LIMITS } from "./rate-limits.ts";
 export type { ThinEventPayload, ThinEventRecord } from "./state/thin-events.ts";
 export type { UsageRecord } from "./state/usage-records.ts";
+export type { EmulatorThread } from "./thread/start.ts";
+export { startEmulatorThread } from "./thread/start.ts";
 export type { Delivery, FlushResult } from "./webhooks/deliver.ts";
 export { signatureHeader } from "./webhooks/sign.ts";
 
 /** How often error reports go out when `errorReportIntervalMs` is not given. */
 export const DEFAULT_ERROR_REPORT_INTERVAL_MS = 30_000;
-/** How often the state file is written when `stateFile` is set. */
-export const STATE_SAVE_INTERVAL_MS = 5_000;
 
 /** Options for `startEmulator`. */
 export interface EmulatorOptions {
@@ -61,7 +62,11 @@ export interface EmulatorOptions {
   eventDestinations?: EventDestination[];
   /** How often waiting error reports are sent (real ms); default 30 s; 0 turns the timer off. */
   errorReportIntervalMs?: number;
-  /** Load state from this file at start, save it every few seconds and on close. */
+  /**
+   * Load state from this file (and its journal) at start; from then on every change is
+   * appended to the journal, and the file rewritten when the journal outgrows it
+   * (state/state-file.ts).
+   */
   stateFile?: string;
 }
 
@@ -190,7 +195,7 @@ export interface RunningEmulator {
   revokeKey(key: string): void;
   /** Undo `revokeKey`. */
   restoreKey(key: string): void;
-  /** Stop listening and release the port (and save the state file, when set). */
+  /** Stop listening and release the port (and write the journal's last changes, when kept). */
   close(): Promise<void>;
   /** The emulator clock, Unix seconds. */
   now(): number;
@@ -210,7 +215,7 @@ export interface RunningEmulator {
   addEventDestination(destination: EventDestination): void;
   /** Build and deliver the waiting error reports now. */
   flushErrorReports(): Promise<FlushResult>;
-  /** Write the state file now (no-op without `stateFile`). */
+  /** Rewrite the state file now, compacting its journal (no-op without `stateFile`). */
   saveState(): Promise<void>;
   /** The Stripe API routes served (method and fastify path, `/v1/customers/:id`). */
   routes(): ServedRoute[];
@@ -237,8 +242,6 @@ export async function startEmulator(
     random: deps.random,
   });
   if (options.startTime !== undefined) ctx.clock.set(options.startTime);
-  const { stateFile } = options;
-  if (stateFile) await loadStore(ctx.store, stateFile);
   const routes: ServedRoute[] = [];
   const app = buildEmulatorApp(ctx, {
     logger: options.logger ?? false,
@@ -246,21 +249,21 @@ export async function startEmulator(
     onRoute: (route) => routes.push(route),
   });
   if (deps.onUsageRequest) observeUsageRequests(app, ctx, deps.onUsageRequest);
-  await app.listen({
-    host: options.host ?? "127.0.0.1",
-    port: options.port ?? DEFAULT_EMULATOR_PORT,
-  });
   const logError = (error: unknown) => app.log.error({ err: error }, "emulator background task");
+  const stateFile = options.stateFile
+    ? await StateFile.open(ctx.store, options.stateFile, logError)
+    : null;
+  try {
+    await app.listen({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? DEFAULT_EMULATOR_PORT,
+    });
+  } catch (error) {
+    await stateFile?.close();
+    throw error;
+  }
   const interval = options.errorReportIntervalMs ?? DEFAULT_ERROR_REPORT_INTERVAL_MS;
   const stopReports = interval > 0 ? scheduleErrorReports(ctx, interval, logError) : () => {};
-  const saveState = async () => {
-    if (stateFile) await saveStore(ctx.store, stateFile);
-  };
-  let saveTimer: NodeJS.Timeout | null = null;
-  if (stateFile) {
-    saveTimer = setInterval(() => saveState().catch(logError), STATE_SAVE_INTERVAL_MS);
-    saveTimer.unref();
-  }
   const { address, port, family } = app.server.address() as AddressInfo;
   const host = family === "IPv6" ? `[${address}]` : address;
   return {
@@ -276,9 +279,8 @@ export async function startEmulator(
     restoreKey: (key) => ctx.keys.restore(key),
     close: async () => {
       stopReports();
-      if (saveTimer) clearInterval(saveTimer);
       await app.close();
-      await saveState();
+      await stateFile?.close();
     },
     now: () => unixSeconds(ctx.clock),
     advanceClock: (seconds) => ctx.clock.advance(seconds),
@@ -297,7 +299,9 @@ export async function startEmulator(
       ctx.destinations.push({ ...destination });
     },
     flushErrorReports: () => flushErrorReports(ctx),
-    saveState,
+    saveState: async () => {
+      await stateFile?.compact();
+    },
     routes: () => routes.map((route) => ({ ...route })),
   };
 }

@@ -103,6 +103,21 @@ export class LedgerBook {
     return this.events.filter((e) => e.counted);
   }
 
+  /** How many events and usage records it holds: where a snapshot of it ends (state/snapshot.ts). */
+  sizes(): { events: number; usageRecords: number } {
+    return { events: this.events.length, usageRecords: this.usageRecords.length };
+  }
+
+  /** Events [start, end) as held, not copied: for writing a snapshot, never to hand out. */
+  eventSlice(start: number, end: number): readonly Readonly<LedgerEvent>[] {
+    return this.events.slice(start, end);
+  }
+
+  /** Usage records [start, end) as held, not copied: for writing a snapshot only. */
+  usageSlice(start: number, end: number): readonly Readonly<LedgerUsageRecord>[] {
+    return this.usageRecords.slice(start, end);
+  }
+
   /** A deep copy, safe to hand out: totals sorted by customer then event name, events in order. */
   snapshot(): Ledger {
     const totals = [...this.totals.values()]

@@ -52,7 +52,7 @@ export function createAdjustment(
       { param: "cancel[identifier]" },
     );
   }
-  store.ledger.cancel(identifier);
+  if (store.ledger.cancel(identifier)) store.changed({ k: "cancel", identifier });
   return {
     object: "billing.meter_event_adjustment",
     cancel: { identifier },

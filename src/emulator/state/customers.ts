@@ -3,7 +3,7 @@ import type { Clock } from "../clock.ts";
 import { unixSeconds } from "../clock.ts";
 import { resourceMissing } from "../errors.ts";
 import { newCustomerId, newInvoicePrefix } from "../ids.ts";
-import type { Store } from "./store.ts";
+import type { CustomerEntry, Store } from "./store.ts";
 
 /** The fields a customer can be created or updated with (the subset Meterline uses). */
 export interface CustomerFields {
@@ -55,7 +55,9 @@ export function createCustomer(
     tax_exempt: "none",
     test_clock: null,
   };
-  store.customers.set(customer.id, { customer, deleted: false });
+  const entry: CustomerEntry = { customer, deleted: false };
+  store.customers.set(customer.id, entry);
+  store.changed({ k: "customer", id: customer.id, v: entry });
   return structuredClone(customer);
 }
 
@@ -80,6 +82,7 @@ export function updateCustomer(store: Store, id: string, fields: CustomerFields)
   if (fields.description !== undefined) c.description = fields.description;
   if (fields.phone !== undefined) c.phone = fields.phone;
   if (fields.metadata !== undefined) c.metadata = { ...c.metadata, ...fields.metadata };
+  store.changed({ k: "customer", id, v: entry });
   return structuredClone(c);
 }
 
@@ -88,6 +91,7 @@ export function deleteCustomer(store: Store, id: string): Stripe.DeletedCustomer
   const entry = store.customers.get(id);
   if (!entry || entry.deleted) throw resourceMissing("customer", id);
   entry.deleted = true;
+  store.changed({ k: "customer", id, v: entry });
   return { id, object: "customer", deleted: true };
 }
 

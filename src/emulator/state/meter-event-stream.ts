@@ -125,7 +125,9 @@ export function applyStreamEvents(
     else failure = routingFailure(store, meter, event.event_name, customer);
     // A duplicate does not take the identifier again (the first event keeps its window).
     if (seen === undefined || clock.now() - seen >= DEDUP_WINDOW_MS) {
-      store.identifiers.set(identifier, clock.now());
+      const at = clock.now();
+      store.identifiers.set(identifier, at);
+      store.changed({ k: "identifier", id: identifier, at });
     }
     const settled: { code: string; message: string } | null = failure;
     recordAccepted(

@@ -76,7 +76,9 @@ export function createMeterEvent(
 
   if (identifier !== undefined) checkNotDuplicate(store, clock, identifier);
   const id = identifier ?? newEventIdentifier();
-  store.identifiers.set(id, clock.now());
+  const at = clock.now();
+  store.identifiers.set(id, at);
+  store.changed({ k: "identifier", id, at });
 
   const reason = routingFailure(store, meter, eventName, customer);
   recordAccepted(
@@ -141,6 +143,7 @@ export function recordAccepted(
   message: string,
 ): void {
   store.ledger.record(event);
+  store.changed({ k: "event", v: event });
   const code = event.reason;
   if (code === null || !isAsyncCode(code)) return;
   store.asyncErrors.add({

@@ -68,6 +68,7 @@ export function createMeter(
     value_settings: { event_payload_key: input.valueKey },
   };
   store.meters.set(meter.id, meter);
+  store.changed({ k: "meter", id: meter.id, v: meter });
   return structuredClone(meter);
 }
 
@@ -94,6 +95,7 @@ export function updateMeter(
   if (displayName !== undefined) {
     meter.display_name = displayName;
     meter.updated = unixSeconds(clock);
+    store.changed({ k: "meter", id, v: meter });
   }
   return structuredClone(meter);
 }
@@ -116,6 +118,7 @@ export function setMeterStatus(
     meter.status = status;
     meter.status_transitions = { deactivated_at: status === "inactive" ? now : null };
     meter.updated = now;
+    store.changed({ k: "meter", id, v: meter });
   }
   return structuredClone(meter);
 }

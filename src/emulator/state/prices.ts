@@ -62,6 +62,7 @@ export function createProduct(
     url: null,
   };
   store.products.set(product.id, product);
+  store.changed({ k: "product", id: product.id, v: product });
   return structuredClone(product);
 }
 
@@ -83,6 +84,7 @@ export function createPrice(
     throw resourceMissing("product", input.product, "product");
   const record: PriceRecord = { ...input, id: newPriceId(), created: unixSeconds(clock), livemode };
   store.prices.set(record.id, record);
+  store.changed({ k: "price", id: record.id, v: record });
   return priceObject(record);
 }
 

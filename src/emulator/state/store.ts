@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import { LedgerBook } from "../ledger.ts";
 import { AsyncErrorLog } from "./async-errors.ts";
+import type { StateChange } from "./changes.ts";
 import type { PriceRecord } from "./prices.ts";
 import type { SessionRecord } from "./sessions.ts";
 import type { SubscriptionRecord } from "./subscriptions.ts";
@@ -41,4 +42,10 @@ export class Store {
   readonly events = new Map<string, ThinEventRecord>();
   /** Asynchronous validation failures not yet reported in an error report. */
   readonly asyncErrors = new AsyncErrorLog();
+  /**
+   * Told of every change to the durable part above (customers through subscriptions), in the
+   * order they happen, right after each: the state file's journal when one is kept
+   * (state/state-file.ts), nothing otherwise. Every write to those collections calls it.
+   */
+  changed: (change: StateChange) => void = () => {};
 }

@@ -125,6 +125,7 @@ export function createSubscription(
   };
   store.subscriptions.set(id, record);
   for (const item of items) store.itemIndex.set(item.id, id);
+  store.changed({ k: "subscription", id, v: record });
   return subscriptionObject(store, record);
 }
 
@@ -146,6 +147,7 @@ export function cancelSubscription(store: Store, clock: Clock, id: string): Stri
   }
   record.status = "canceled";
   record.canceled_at = unixSeconds(clock);
+  store.changed({ k: "subscription", id, v: record });
   return subscriptionObject(store, record);
 }
 

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import { unixSeconds } from "../clock.ts";
 import { invalidRequest, parameterMissing } from "../errors.ts";
 import { newUsageRecordId } from "../ids.ts";
+import type { LedgerUsageRecord } from "../ledger.ts";
 import { optionalEnum, optionalInteger, type Params, rejectUnknown } from "../params.ts";
 import { findPrice } from "./prices.ts";
 import type { Store } from "./store.ts";
@@ -104,7 +105,7 @@ export function createUsageRecord(
     subscription_item: item.id,
     timestamp,
   };
-  store.ledger.recordUsage({
+  const entry: LedgerUsageRecord = {
     id: record.id,
     subscription_item: item.id,
     customer: subscription.customer,
@@ -113,6 +114,8 @@ export function createUsageRecord(
     action,
     timestamp,
     created: now,
-  });
+  };
+  store.ledger.recordUsage(entry);
+  store.changed({ k: "usage", v: entry });
   return record;
 }
