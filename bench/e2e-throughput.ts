@@ -1,293 +1,235 @@
 /**
  * Table 1: events accepted → reported, per delivery mode and database, against the emulator
- * with realistic latency and Stripe's live rate limits — and the naive baseline worker on the
- * same load, in the same run, for the ratio. "Accepted → reported" runs from the first POST of
- * the load to the last reported_at: ingest and reporting overlap, as in production.
+ * with realistic latency and Stripe's live rate limits — and the seed's naive worker on the
+ * same load, per mode, in the same run, for the ratio. Each row carries CPU-ms per event of
+ * every process involved, the figure that holds on a shared machine.
  */
-import { loadConfig } from "../src/config.ts";
-import type { DeliveryMode } from "../src/db/schema/meters.ts";
-import { createStripeClient } from "../src/reporter/stripe-client.ts";
-import { startSystem } from "../src/system.ts";
 import { type BaselineResult, measureBaseline } from "./baseline/measure.ts";
-import type { BenchOptions, Engine } from "./options.ts";
-import { postEvents } from "./support/api.ts";
-import { createTarget } from "./support/database.ts";
-import { phase, say } from "./support/progress.ts";
-import {
-  describePending,
-  eventBody,
-  ingestKey,
-  pendingCount,
-  standing,
-  throttledAttempts,
-} from "./support/seed.ts";
-import { loadSink, SINKS } from "./support/sinks.ts";
-import { liveLimits, seedDatabase, startStripeSide } from "./support/stage.ts";
-import { num, rate, ratio, seconds, type Table } from "./table.ts";
+import { BATCH, type ModeResult, measureMode, POSTS_IN_FLIGHT } from "./e2e-mode.ts";
+import type { BenchOptions, Engine, Mode } from "./options.ts";
+import { type Figures, put } from "./report.ts";
+import { say } from "./support/progress.ts";
+import { SINKS } from "./support/sinks.ts";
+import { cpuCell, num, perEvent, rate, ratio, seconds, type Table } from "./table.ts";
 
-/** Events per POST: the API's maximum batch. */
-const BATCH = 1_000;
-/** A run that makes no progress for this long is reported as stalled, not waited on forever. */
-const STALL_MS = 30_000;
-/** How often a run's progress is polled. */
-const POLL_MS = 1_000;
-
-/** One mode on one engine. */
-interface ModeResult {
+/** A run that could not be measured, and why. */
+interface Skipped {
   engine: Engine;
-  mode: DeliveryMode;
-  /** Set when the mode was not measured. */
-  skipped: string | null;
-  events: number;
-  ingestMs: number;
-  acceptedToReportedMs: number;
-  reported: number;
-  failed: number;
-  throttled: number;
-  ledgerAccepted: number;
-  /** Set when it stopped making progress: no throughput figure is printed for it. */
-  stalled: boolean;
-  note: string | null;
+  mode: Mode;
+  why: string;
 }
 
-/** How many events a mode is measured with: usage records are limited to 25 requests/s. */
-function eventsFor(mode: DeliveryMode, options: BenchOptions): number {
-  return mode === "usage_records"
-    ? Math.min(options.events, options.quick ? 200 : 500)
-    : options.events;
+/** CPU columns: JSON key, heading. On PGlite, `start` runs API and worker together. */
+const CPU_COLUMNS: Array<{ key: string; heading: string }> = [
+  { key: "api", heading: "CPU API" },
+  { key: "worker", heading: "CPU worker" },
+  { key: "start", heading: "CPU start (API+worker)" },
+  { key: "emulator", heading: "CPU emulator" },
+  { key: "postgres_api", heading: "CPU pg (API)" },
+  { key: "postgres_worker", heading: "CPU pg (worker)" },
+  { key: "client", heading: "CPU bench client" },
+];
+
+/**
+ * The headline CPU per event, as the issue defines it: worker + emulator + Postgres (the
+ * worker's backends). On PGlite the worker is inside `start`, with the API.
+ */
+export function headlineCpu(ms: Record<string, number>): number {
+  const pick = (k: string) => ms[k] ?? 0;
+  if ("start" in ms) return pick("start") + pick("emulator");
+  return pick("worker") + pick("emulator") + (ms.postgres_worker ?? Number.NaN);
 }
 
-async function measureMode(
-  engine: Engine,
-  mode: DeliveryMode,
-  options: BenchOptions,
-): Promise<ModeResult> {
-  const events = eventsFor(mode, options);
-  const base: ModeResult = {
-    engine,
-    mode,
-    skipped: null,
-    events,
-    ingestMs: Number.NaN,
-    acceptedToReportedMs: Number.NaN,
-    reported: 0,
-    failed: 0,
-    throttled: 0,
-    ledgerAccepted: Number.NaN,
-    stalled: false,
-    note: null,
-  };
-  // Probe the adapter before building anything: a missing sink costs nothing.
-  const probe = await loadSink(
-    mode,
-    createStripeClient({
-      secretKey: "sk_test_probe",
-      apiBase: "http://127.0.0.1:9",
-      timeoutMs: 1_000,
-    }),
-  );
-  if (!probe.ok) return { ...base, skipped: `not available: ${probe.why}` };
-
-  const side = await startStripeSide(mode, options);
-  const target = await createTarget(engine, options.databaseUrl).catch(async (err: unknown) => {
-    await side.emulator.close();
-    throw err;
-  });
-  try {
-    // Exactly what `meterline start` runs, pointed at the emulator process as at Stripe.
-    const config = loadConfig({
-      ...target.env,
-      HOST: "127.0.0.1",
-      PORT: "0",
-      // pino would write to stdout, which carries the tables; counts come from the database.
-      LOG_LEVEL: "silent",
-      STRIPE_SECRET_KEY: side.emulator.apiKey,
-      STRIPE_API_BASE: side.emulator.url,
-      METERLINE_WORKER_ID: "bench-worker",
-      METERLINE_BATCH_SIZE: String(options.workerBatch),
-      METERLINE_CONCURRENCY: String(options.workerConcurrency),
-      // As against Stripe with a live key (no limit is the default against an emulator).
-      METERLINE_RATE_LIMIT: String(options.v1Limit),
-    });
-    const system = await startSystem(config, { api: true, worker: true });
-    try {
-      const db = system.database.db;
-      await seedDatabase(db, side, mode);
-      await liveLimits(side, options);
-      const key = await ingestKey(db);
-      const apiUrl = system.apiUrl ?? "";
-      const bar = phase(`e2e ${mode} on ${engine}`, events);
-      const prefix = `e2e-${mode}`;
-      const t0 = Date.now();
-      for (let from = 0; from < events; from += BATCH) {
-        const n = Math.min(BATCH, events - from);
-        const body = JSON.stringify({
-          events: Array.from({ length: n }, (_, j) =>
-            eventBody(prefix, from + j, options.customers),
-          ),
-        });
-        const res = await postEvents(apiUrl, key, body);
-        if (res.error !== null) throw new Error(`POST /v1/events: ${res.status} ${res.error}`);
-      }
-      base.ingestMs = Date.now() - t0;
-      // Poll rarely and cheaply (see pendingCount): the figure comes from reported_at, not
-      // from when the poll noticed.
-      let pending = await pendingCount(db);
-      let lastProgress = Date.now();
-      while (pending > 0) {
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-        const now = await pendingCount(db);
-        if (now < pending) lastProgress = Date.now();
-        pending = now;
-        bar.update(events - now);
-        if (Date.now() - lastProgress > STALL_MS) {
-          base.stalled = true;
-          base.note = `stalled: ${now} still pending after ${STALL_MS / 1000} s without progress (${await describePending(db)})`;
-          break;
-        }
-      }
-      const last = await standing(db);
-      base.reported = last.reported;
-      base.failed = last.failed;
-      base.acceptedToReportedMs = last.lastReportedMs - t0;
-      base.throttled = await throttledAttempts(db);
-      const ledger = await side.emulator.ledger();
-      base.ledgerAccepted = ledger.accepted + ledger.usageRecords;
-      bar.finish(
-        base.stalled
-          ? "stalled"
-          : `${num(rate(base.reported, base.acceptedToReportedMs))} events/s`,
-      );
-      return base;
-    } finally {
-      await system.stop();
-    }
-  } finally {
-    await target.drop();
-    await side.emulator.close();
-  }
+/** Everything on Meterline's and Stripe's side (the bench client left out). */
+function allCpu(ms: Record<string, number>): number {
+  return Object.entries(ms)
+    .filter(([k]) => k !== "client")
+    .reduce((sum, [, v]) => sum + v, 0);
 }
 
-/** Runs the end-to-end table (and the baseline table) on the reachable engines. */
+/** Runs the end-to-end table and the baseline table on the reachable engines. */
 export async function runE2e(
   options: BenchOptions,
   engines: Engine[],
-  footer: string[],
-): Promise<Table[]> {
+  footer: () => string[],
+): Promise<{ tables: Table[]; figures: Figures }> {
   const results: ModeResult[] = [];
-  const baselines = new Map<Engine, BaselineResult>();
+  const skipped: Skipped[] = [];
+  const baselines: BaselineResult[] = [];
   for (const engine of engines) {
-    try {
-      baselines.set(engine, await measureBaseline(engine, options));
-    } catch (err) {
-      say(`baseline on ${engine} failed: ${String(err)}`);
-    }
     for (const mode of options.modes) {
+      try {
+        baselines.push(await measureBaseline(engine, mode, options));
+      } catch (err) {
+        say(`baseline ${mode} on ${engine} failed: ${String(err)}`);
+      }
       try {
         results.push(await measureMode(engine, mode, options));
       } catch (err) {
         say(`e2e ${mode} on ${engine} failed: ${String(err)}`);
-        results.push({
-          engine,
-          mode,
-          skipped: `failed: ${String(err).slice(0, 200)}`,
-          events: eventsFor(mode, options),
-          ingestMs: Number.NaN,
-          acceptedToReportedMs: Number.NaN,
-          reported: 0,
-          failed: 0,
-          throttled: 0,
-          ledgerAccepted: Number.NaN,
-          stalled: false,
-          note: null,
-        });
+        skipped.push({ engine, mode, why: `failed: ${String(err).slice(0, 300)}` });
       }
     }
   }
-
-  const baselineRate = (engine: Engine) => {
-    const b = baselines.get(engine);
+  const seed = (engine: Engine, mode: Mode) =>
+    baselines.find((b) => b.engine === engine && b.mode === mode);
+  const seedRate = (engine: Engine, mode: Mode) => {
+    const b = seed(engine, mode);
     return b ? rate(b.reported, b.windowMs) : Number.NaN;
   };
+
+  const figures: Figures = {};
+  for (const r of results) {
+    const p = `${r.engine}.${r.mode}`;
+    const overall = r.stalled ? Number.NaN : rate(r.reported, r.acceptedToReportedMs);
+    const steady = r.stalled ? Number.NaN : r.steadyPerS;
+    put(figures, `${p}.events`, r.events);
+    put(figures, `${p}.reported`, r.reported);
+    put(figures, `${p}.failed`, r.failed);
+    put(figures, `${p}.ingest_s`, r.ingestMs / 1000);
+    put(figures, `${p}.accepted_to_reported_s`, r.acceptedToReportedMs / 1000);
+    put(figures, `${p}.events_per_s`, steady);
+    put(figures, `${p}.overall_events_per_s`, overall);
+    put(figures, `${p}.throttled`, r.throttled);
+    put(figures, `${p}.requests`, r.requests);
+    put(figures, `${p}.emulator_accepted`, r.ledgerAccepted);
+    put(figures, `${p}.cpu_ms_per_event`, perEvent(headlineCpu(r.cpu.ms), r.reported));
+    put(figures, `${p}.cpu_ms_per_event_all`, perEvent(allCpu(r.cpu.ms), r.reported));
+    for (const [k, v] of Object.entries(r.cpu.ms)) {
+      put(figures, `${p}.cpu_ms_per_event_by_process.${k}`, perEvent(v, r.reported));
+    }
+    put(figures, `${p}.ratio_to_seed`, steady / seedRate(r.engine, r.mode));
+    put(figures, `${p}.skipped`, null);
+    put(figures, `${p}.note`, r.note ?? r.cpu.note);
+  }
+  for (const s of skipped) {
+    for (const k of ["events_per_s", "cpu_ms_per_event", "throttled"]) {
+      put(figures, `${s.engine}.${s.mode}.${k}`, null);
+    }
+    put(figures, `${s.engine}.${s.mode}.skipped`, s.why);
+  }
+  for (const b of baselines) {
+    const p = `${b.engine}.${b.mode}.seed`;
+    put(figures, `${p}.events_per_s`, rate(b.reported, b.windowMs));
+    put(figures, `${p}.reported`, b.reported);
+    put(figures, `${p}.window_s`, b.windowMs / 1000);
+    put(figures, `${p}.failed_calls`, b.failed);
+    put(figures, `${p}.note`, b.firstError);
+    put(figures, `${p}.throttled`, b.throttled);
+    put(figures, `${p}.first_fetch_rows`, b.firstFetchRows);
+    put(figures, `${p}.first_fetch_s`, b.firstFetchMs / 1000);
+    const total = Object.values(b.cpuMs).reduce((a, v) => a + v, 0);
+    put(figures, `${p}.cpu_ms_per_event`, perEvent(total, b.reported));
+    for (const [k, v] of Object.entries(b.cpuMs)) {
+      put(
+        figures,
+        `${p}.cpu_ms_per_event_by_process.${k.replace(/ /g, "_")}`,
+        perEvent(v, b.reported),
+      );
+    }
+  }
+
+  const cpuCols = CPU_COLUMNS.filter((c) => results.some((r) => c.key in r.cpu.ms));
   const e2e: Table = {
-    title: "End-to-end throughput: events accepted → reported (Meterline reporter)",
+    title: "End-to-end: events accepted → reported (Meterline as it runs in production)",
     columns: [
       "engine",
       "mode",
       "events",
       "ingest s",
       "accepted→reported s",
-      "events/s",
-      "÷ baseline",
+      "events/s steady",
+      "events/s overall",
+      "÷ seed",
       "reported",
       "failed",
       "429s",
       "emulator got",
+      ...cpuCols.map((c) => `${c.heading} ms/ev`),
+      "CPU worker+emulator+pg ms/ev",
       "note",
     ],
-    rows: results.map((r) => {
-      if (r.skipped)
-        return [r.engine, r.mode, num(r.events), "", "", "", "", "", "", "", "", r.skipped];
-      // A stalled run has no accepted → reported time: the last event was never reported.
-      const elapsed = r.stalled ? Number.NaN : r.acceptedToReportedMs;
-      return [
-        r.engine,
-        r.mode,
-        num(r.events),
-        seconds(r.ingestMs),
-        seconds(elapsed),
-        num(rate(r.reported, elapsed)),
-        ratio(rate(r.reported, elapsed), baselineRate(r.engine)),
-        num(r.reported),
-        num(r.failed),
-        num(r.throttled),
-        num(r.ledgerAccepted),
-        r.note ?? "",
-      ];
-    }),
+    rows: [
+      ...results.map((r) => {
+        const elapsed = r.stalled ? Number.NaN : r.acceptedToReportedMs;
+        const steady = r.stalled ? Number.NaN : r.steadyPerS;
+        return [
+          r.engine,
+          r.mode,
+          num(r.events),
+          seconds(r.ingestMs),
+          seconds(elapsed),
+          num(steady),
+          num(rate(r.reported, elapsed)),
+          ratio(steady, seedRate(r.engine, r.mode)),
+          num(r.reported),
+          num(r.failed),
+          num(r.throttled),
+          num(r.ledgerAccepted),
+          ...cpuCols.map((c) => {
+            const v = r.cpu.ms[c.key];
+            return v === undefined ? "" : cpuCell(perEvent(v, r.reported));
+          }),
+          cpuCell(perEvent(headlineCpu(r.cpu.ms), r.reported)),
+          r.note ?? r.cpu.note ?? "",
+        ];
+      }),
+      ...skipped.map((s) => [s.engine, s.mode, "", "", "", "", "", "", "", "", "", "", s.why]),
+    ],
     notes: [
-      `Method: Meterline runs as \`meterline start\` does (startSystem: API on a real socket + one reporter worker, in the bench process) with STRIPE_SECRET_KEY/STRIPE_API_BASE pointing at the emulator process, METERLINE_BATCH_SIZE=${options.workerBatch}, METERLINE_CONCURRENCY=${options.workerConcurrency}, METERLINE_RATE_LIMIT=${options.v1Limit} (the limit a live key gets), other settings default. Events are POSTed in batches of ${BATCH} to /v1/events while the worker runs. "accepted→reported" = first POST → last reported_at; events/s = reported ÷ that.`,
-      `Stripe: the bundled emulator in its own process, latency ${options.latencyMs} ms ± ${options.jitterMs} ms per usage request, rate limits in live mode: v1 meter events ${num(options.v1Limit)}/s, v2 stream ${num(options.v2Limit)} requests/s, usage records under the emulator's general live limits (100/s, 25/s per endpoint) — so usage_records runs use at most ${options.quick ? 200 : 500} events.`,
-      `${num(options.customers)} customers, one meter; events round-robin over customers (Stripe allows one request in flight per customer × meter). "429s" counts attempts settled as throttled (429 from the emulator); "emulator got" counts meter events and usage records the emulator accepted (more than reported means resends).`,
+      `Method: on Postgres, \`meterline serve\` and \`meterline worker\`, each its own process; on PGlite, \`meterline start\` (API and worker in one process: the embedded database is one process's). Spawned from bin/meterline.js with STRIPE_SECRET_KEY/STRIPE_API_BASE → the emulator process, METERLINE_BATCH_SIZE=${options.workerBatch}, METERLINE_CONCURRENCY=${options.workerConcurrency}, METERLINE_RATE_LIMIT=${options.v1Limit} (a live key's limit), other settings default. The processes start (and the worker registers) before the clock. The bench POSTs the events in batches of ${BATCH}, ${POSTS_IN_FLIGHT} in flight, bodies built before the clock, while the worker runs.`,
+      `"events/s steady": events reported between the 10th and the 90th percentile of reported_at ÷ the time between them — the rate once running, without the first claim, the stream's session and the tail. "events/s overall": reported ÷ (first POST → last reported_at). "÷ seed" divides the steady rate by the seed's naive worker of the same mode and engine (table below).`,
+      `CPU ms/ev: CPU time (user + system, every thread) of each process from the first POST until the bench saw nothing pending, ÷ events reported. Spawned processes from /proc/<pid>/stat; "pg (API)"/"pg (worker)": the Postgres backends serving each process (by application_name), from /proc, sampled every 250 ms; "bench client": the bench process (POSTs and polls). The headline "worker+emulator+pg" is worker + emulator + the worker's backends (PGlite: start + emulator, the API included).`,
+      `Stripe: the bundled emulator in its own process, latency ${options.latencyMs} ms ± ${options.jitterMs} ms per usage request, live-mode limits: v1 meter events ${num(options.v1Limit)}/s, v2 stream ${num(options.v2Limit)} requests/s, usage records 25 requests/s on that endpoint (and 100/s general). "429s" and "emulator got" are counted by the emulator (not by Meterline): requests answered 429 on the mode's endpoint, and meter events + usage records it accepted (more than reported means resends).`,
+      `${num(options.customers)} customers, one meter; events round-robin over customers (Stripe allows one request in flight per customer × meter). Every seeded table VACUUM ANALYZEd before the clock.`,
       ...options.modes.map((m) => `${m}: ${SINKS[m].describe}.`),
-      "PGlite on disk in a temporary folder, as `npm start` keeps it: one connection shared by the API and the reporter. Postgres: a pool of 10 per process, as `meterline start` uses.",
-      ...footer,
+      ...footer(),
     ],
   };
   const baseline: Table = {
-    title: "Baseline: the naive worker (bench/baseline/naive-worker.ts) on the same load",
+    title: "The seed's naive worker (bench/baseline/naive-worker.ts), same load, per mode",
     columns: [
       "engine",
+      "mode",
       "events queued",
-      "tick s",
+      "first fetch rows",
+      "first fetch s",
       "window s",
-      "ticks",
-      "reported in window",
+      "reported",
       "events/s",
-      "extrapolated drain of the queue",
       "failed calls",
+      "429s",
+      "CPU naive worker ms/ev",
+      "CPU emulator ms/ev",
+      "CPU pg ms/ev",
+      "drain of the queue (extrapolated)",
     ],
-    rows: engines.map((engine) => {
-      const b = baselines.get(engine);
-      if (!b) return [engine, "", "", "", "", "", "", "failed: see stderr"];
+    rows: baselines.map((b) => {
       const r = rate(b.reported, b.windowMs);
       return [
-        engine,
+        b.engine,
+        b.mode,
         num(b.events),
-        num(options.baselineTickS),
+        num(b.firstFetchRows),
+        seconds(b.firstFetchMs),
         seconds(b.windowMs),
-        num(b.ticks),
         num(b.reported),
         num(r, 1),
+        b.failed > 0 ? `${num(b.failed)} (${b.firstError ?? ""})` : "0",
+        num(b.throttled),
+        cpuCell(perEvent(b.cpuMs["naive worker"] ?? Number.NaN, b.reported)),
+        cpuCell(perEvent(b.cpuMs.emulator ?? Number.NaN, b.reported)),
+        b.cpuMs.postgres === undefined
+          ? "in worker"
+          : cpuCell(perEvent(b.cpuMs.postgres, b.reported)),
         Number.isFinite(r) && r > 0 ? `${num(b.events / r / 60, 1)} min` : "–",
-        num(b.failed),
       ];
     }),
     notes: [
-      `Every ${options.baselineTickS} s: fetch up to 100 pending rows, send each with await stripe.billing.meterEvents.create (default SDK settings), UPDATE each success. Measured over a fixed ${options.baselineWindowS} s window from its first fetch, not a full drain; the drain time is extrapolated linearly (events queued ÷ events/s), which is exact for this design: its rate does not depend on the queue's length.`,
-      'Same emulator settings, same database engine and the same events as the Meterline row; "÷ baseline" in the table above divides by this table\'s events/s.',
-      ...footer,
+      `The seed's worker as written: every ${options.baselineTickS} s (a tick that overruns is followed at once) fetch EVERY pending row, then one by one await the mode's one-event call (v1 meter event; v2 stream request of one event; usage record) with the SDK's defaults, and UPDATE each success. No cap, no concurrency. Measured over a fixed ${options.baselineWindowS} s window that opens when its first fetch (of every pending row: "first fetch" columns) has ended, CPU included, not a full drain: its rate does not depend on what is left, so the drain time is extrapolated linearly (plus that fetch).`,
+      `Same emulator settings, same database engine and the same number of events as the Meterline row; it runs in the bench process ("CPU naive worker" is the bench process; on PGlite the database is in it too). "pg": every backend of its database.`,
+      ...footer(),
     ],
   };
-  return [e2e, baseline];
+  return { tables: [e2e, baseline], figures };
 }

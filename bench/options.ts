@@ -12,25 +12,34 @@ export type TableName = (typeof TABLES)[number];
 
 /** The delivery modes the end-to-end table tries, in order. */
 export const MODES = ["meter_events", "meter_stream", "usage_records"] as const;
+/** One delivery mode. */
+export type Mode = (typeof MODES)[number];
 /** The database engines a table can run on. */
 export const ENGINES = ["pglite", "postgres"] as const;
 /** One database engine. */
 export type Engine = (typeof ENGINES)[number];
 
-/** Everything a run needs, after defaults and --quick. */
+/** The three presets: a full run, a smoke run of a few minutes, and a shape check of seconds. */
+export type Preset = "full" | "quick" | "smoke";
+
+/** Everything a run needs, after defaults and the preset. */
 export interface BenchOptions {
-  /** Small sizes for a smoke run. */
+  /** Which preset the sizes came from. */
+  preset: Preset;
+  /** Small sizes for a smoke run (preset quick or smoke). */
   quick: boolean;
+  /** Print one JSON document on stdout instead of the tables. */
+  json: boolean;
   /** Which tables to run. */
   tables: TableName[];
   /** Which engines to run on (Postgres is skipped anyway when unreachable). */
   engines: Engine[];
   /** Which delivery modes the end-to-end table tries. */
-  modes: Array<(typeof MODES)[number]>;
+  modes: Mode[];
   /** Admin URL of a Postgres server; the bench creates and drops its own databases in it. */
   databaseUrl: string;
-  /** Events per end-to-end run (per mode and engine). */
-  events: number;
+  /** Events per end-to-end run, per delivery mode. */
+  events: Record<Mode, number>;
   /** Emulator latency per usage request, ms. */
   latencyMs: number;
   /** ± jitter around the latency, ms. */
@@ -45,16 +54,18 @@ export interface BenchOptions {
   workerBatch: number;
   /** Reporter concurrency (METERLINE_CONCURRENCY). */
   workerConcurrency: number;
-  /** How long the naive baseline worker is measured, seconds. */
+  /** How long the naive baseline worker is measured, seconds, per mode and engine. */
   baselineWindowS: number;
-  /** The naive worker's tick, seconds (it fetches up to 100 rows per tick). */
+  /** The naive worker's cron period, seconds (a tick that overruns is followed at once). */
   baselineTickS: number;
-  /** Single-event ingest requests per engine. */
-  ingestSingles: number;
   /** 1,000-event ingest requests per engine. */
   ingestBatches: number;
-  /** Requests in flight during the ingest table. */
+  /** 1,000-event requests in flight (closed loop). */
   ingestConcurrency: number;
+  /** Single-event requests per second of the open loop. */
+  ingestRate: number;
+  /** Seconds of the open loop that are measured (after a warm-up). */
+  ingestDurationS: number;
   /** The large backlog of the memory table. */
   backlogLarge: number;
   /** The small backlog it is compared with. */
@@ -69,68 +80,153 @@ export type Parsed =
   | { kind: "help"; text: string }
   | { kind: "error"; message: string };
 
+interface Sizes {
+  events: Record<Mode, number>;
+  customers: number;
+  baselineWindowS: number;
+  ingestBatches: number;
+  ingestDurationS: number;
+  backlogLarge: number;
+  backlogSmall: number;
+  backlogWindowS: number;
+}
+
+// Sized so that a full run takes about 15–20 minutes on a shared 2-core machine: the v2
+// stream's 100,000 events make its steady rate outweigh the first claim and the session.
+const SIZES: Record<Preset, Sizes> = {
+  full: {
+    events: { meter_events: 20_000, meter_stream: 100_000, usage_records: 500 },
+    customers: 200,
+    baselineWindowS: 20,
+    ingestBatches: 100,
+    ingestDurationS: 20,
+    backlogLarge: 1_000_000,
+    backlogSmall: 10_000,
+    backlogWindowS: 20,
+  },
+  quick: {
+    events: { meter_events: 4_000, meter_stream: 20_000, usage_records: 200 },
+    customers: 200,
+    baselineWindowS: 6,
+    ingestBatches: 20,
+    ingestDurationS: 6,
+    backlogLarge: 50_000,
+    backlogSmall: 10_000,
+    backlogWindowS: 8,
+  },
+  // Every code path once, with sizes too small for any figure to mean a speed (test/bench).
+  smoke: {
+    events: { meter_events: 200, meter_stream: 1_000, usage_records: 20 },
+    customers: 20,
+    baselineWindowS: 1,
+    ingestBatches: 3,
+    ingestDurationS: 1,
+    backlogLarge: 2_000,
+    backlogSmall: 1_000,
+    backlogWindowS: 2,
+  },
+};
+
+const ev = (p: Preset) =>
+  `${SIZES[p].events.meter_events} / ${SIZES[p].events.meter_stream} / ${SIZES[p].events.usage_records}`;
+
 /** The help text, with the defaults of a full run and of --quick. */
 export const HELP = `Usage: npm run bench -- [options]
 
-Prints benchmark tables to stdout (progress to stderr). Figures depend on the machine and on
-whatever else runs on it: read them as orders of magnitude, and compare rows of one run.
+Prints benchmark tables to stdout (progress to stderr), or with --json one JSON document with
+every figure (keys in the README, "Benchmarks"). Figures depend on the machine and on whatever
+else runs on it: compare rows of one run, and read CPU-ms per event beside every wall-clock
+figure — CPU per event is what stays stable on a shared machine.
 
 Tables (all by default):
-  e2e      accepted → reported events/s per delivery mode, on PGlite and Postgres, against the
-           emulator (latency, live rate limits), and the naive baseline worker; ratio of the two
-  ingest   POST /v1/events over real sockets: single events and 1,000-event batches, latency
-           percentiles and events/s, on PGlite and Postgres
-  backlog  peak RSS and events/s of a \`meterline worker\` process draining a 1,000,000-event
-           backlog versus a 10,000-event one (Postgres only)
+  e2e      accepted → reported events/s per delivery mode, on PGlite and Postgres: Meterline as
+           it runs in production (\`meterline serve\` + \`meterline worker\` on Postgres,
+           \`meterline start\` on PGlite; each its own process, spawned from bin/meterline.js)
+           against the emulator (latency, live rate limits); the naive worker of the seed on
+           the same load, per mode, and the ratio of the two
+  ingest   POST /v1/events to a \`meterline serve\` process over real sockets: 1,000-event
+           batches (closed loop) on PGlite and Postgres, and single events as an OPEN loop at
+           --ingest-rate requests/s on Postgres (latency from each request's scheduled time,
+           so queueing shows): p50/p95/p99
+  backlog  peak RSS, events/s and CPU per event of a \`meterline worker\` process draining a
+           1,000,000-event backlog versus a 10,000-event one (Postgres only)
+
+CPU: every table prints CPU-ms per event per process. Processes the bench spawns (meterline,
+the emulator) and Postgres backends are read from /proc/<pid>/stat (utime + stime, every
+thread: the same kernel accounting as process.cpuUsage); the bench process itself from
+process.cpuUsage. Postgres CPU is the sum over the server's backend processes connected to the
+bench's own database (pg_stat_activity → /proc), sampled every 250 ms so backends that come
+and go are counted; each Meterline process connects with its own application_name, so the
+API's and the worker's backends are told apart. Not pg_stat_statements: it records time spent
+executing (wall time, waits included), not CPU, and needs a preloaded library. Not counted:
+Postgres's shared background processes (WAL writer, checkpointer), which other users of the
+server share. A server that is not on this machine prints "–" for Postgres CPU.
+
+Every bench runs VACUUM ANALYZE on the tables it seeds before measuring (CI's Postgres runs
+with autovacuum off).
+
+Meterline runs from bin/meterline.js: build first if it runs compiled JavaScript (\`npm run
+build\`); the machine line says which entry ran and whether src/ changed after the build.
 
 Options (full default / --quick default):
-  --quick                  small sizes for a smoke run
+  --quick                  small sizes for a smoke run of a few minutes
+  --smoke                  the smallest sizes: every code path once, seconds per table; the
+                           figures mean nothing (test/bench checks the JSON's shape with it)
+  --json                   print one JSON document with every figure instead of the tables
   --only LIST              tables to run, comma-separated: ${TABLES.join(", ")}
   --engines LIST           pglite,postgres (default both; Postgres skipped if unreachable)
   --modes LIST             delivery modes for e2e (default ${MODES.join(",")})
   --database-url URL       Postgres admin URL (default $DATABASE_URL or
                            postgres://postgres@127.0.0.1:5432/postgres); databases are created
                            and dropped in it
-  --events N               events per e2e run (4000 / 2000; usage records at most 500 / 200)
+  --events N               events per e2e run, every mode (by mode: ${ev("full")} / ${ev("quick")})
+  --v1-events N            events of the meter_events runs (wins over --events)
+  --stream-events N        events of the meter_stream runs (wins over --events)
+  --usage-records-events N events of the usage_records runs (wins over --events)
   --latency MS             emulator latency per usage request (30)
   --jitter MS              ± jitter around it (10)
-  --v1-limit N             emulator live limit, v1 meter events per second (1000)
+  --v1-limit N             emulator live limit, v1 meter events per second (1000); Meterline
+                           runs with METERLINE_RATE_LIMIT set to it, as a live key gets
   --v2-limit N             emulator live limit, v2 stream requests per second (10000)
   --customers N            customers the events are spread over (200)
   --worker-batch N         reporter batch size, METERLINE_BATCH_SIZE (100, the product default)
   --worker-concurrency N   reporter requests in flight, METERLINE_CONCURRENCY (32, the default)
-  --baseline-window S      seconds the naive worker is measured (40 / 10)
-  --baseline-tick S        the naive worker's period (10)
-  --ingest-singles N       single-event requests per engine (2000 / 500)
-  --ingest-batches N       1,000-event requests per engine (50 / 10)
-  --ingest-concurrency N   requests in flight (16)
-  --backlog N              large backlog (1000000 / 50000)
-  --backlog-small N        small backlog (10000 / 10000)
-  --backlog-window S       seconds of draining measured at each backlog (20 / 8)
+  --baseline-window S      seconds the naive worker is measured, per mode (${SIZES.full.baselineWindowS} / ${SIZES.quick.baselineWindowS})
+  --baseline-tick S        the naive worker's cron period (10)
+  --ingest-batches N       1,000-event requests per engine (${SIZES.full.ingestBatches} / ${SIZES.quick.ingestBatches})
+  --ingest-concurrency N   1,000-event requests in flight (8)
+  --ingest-rate N          single-event requests per second, open loop (500)
+  --ingest-duration S      seconds of the open loop measured, after 2 s of warm-up (${SIZES.full.ingestDurationS} / ${SIZES.quick.ingestDurationS})
+  --backlog N              large backlog (${SIZES.full.backlogLarge} / ${SIZES.quick.backlogLarge})
+  --backlog-small N        small backlog (${SIZES.full.backlogSmall} / ${SIZES.quick.backlogSmall})
+  --backlog-window S       seconds of draining measured at each backlog (${SIZES.full.backlogWindowS} / ${SIZES.quick.backlogWindowS})
   -h, --help               this text
 `;
 
-// Sized so that a full run takes about 10–15 minutes on a shared 2-core machine.
-const FULL = {
-  events: 4_000,
-  baselineWindowS: 40,
-  ingestSingles: 2_000,
-  ingestBatches: 50,
-  backlogLarge: 1_000_000,
-  backlogSmall: 10_000,
-  backlogWindowS: 20,
-};
-const QUICK: typeof FULL = {
-  events: 2_000,
-  baselineWindowS: 10,
-  ingestSingles: 500,
-  ingestBatches: 10,
-  backlogLarge: 50_000,
-  backlogSmall: 10_000,
-  backlogWindowS: 8,
-};
-
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+const INT_FLAGS = [
+  "events",
+  "v1-events",
+  "stream-events",
+  "usage-records-events",
+  "latency",
+  "jitter",
+  "v1-limit",
+  "v2-limit",
+  "customers",
+  "worker-batch",
+  "worker-concurrency",
+  "baseline-window",
+  "baseline-tick",
+  "ingest-batches",
+  "ingest-concurrency",
+  "ingest-rate",
+  "ingest-duration",
+  "backlog",
+  "backlog-small",
+  "backlog-window",
+] as const;
 
 /** Parses argv (without node and the script) and the environment into options. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
@@ -142,38 +238,28 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       allowPositionals: false,
       options: {
         quick: { type: "boolean" },
+        smoke: { type: "boolean" },
+        json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         only: { type: "string" },
         engines: { type: "string" },
         modes: { type: "string" },
         "database-url": { type: "string" },
-        events: { type: "string" },
-        latency: { type: "string" },
-        jitter: { type: "string" },
-        "v1-limit": { type: "string" },
-        "v2-limit": { type: "string" },
-        customers: { type: "string" },
-        "worker-batch": { type: "string" },
-        "worker-concurrency": { type: "string" },
-        "baseline-window": { type: "string" },
-        "baseline-tick": { type: "string" },
-        "ingest-singles": { type: "string" },
-        "ingest-batches": { type: "string" },
-        "ingest-concurrency": { type: "string" },
-        backlog: { type: "string" },
-        "backlog-small": { type: "string" },
-        "backlog-window": { type: "string" },
+        ...Object.fromEntries(INT_FLAGS.map((f) => [f, { type: "string" as const }])),
       },
     }).values;
   } catch (err) {
     return { kind: "error", message: err instanceof Error ? err.message : String(err) };
   }
   if (values.help) return { kind: "help", text: HELP };
-  const quick = values.quick === true;
-  const sizes = quick ? QUICK : FULL;
   const problems: string[] = [];
+  if (values.quick === true && values.smoke === true) {
+    problems.push("--quick and --smoke are two presets: pick one");
+  }
+  const preset: Preset = values.smoke === true ? "smoke" : values.quick === true ? "quick" : "full";
+  const sizes = SIZES[preset];
 
-  const int = (flag: string, fallback: number, min: number): number => {
+  const int = (flag: (typeof INT_FLAGS)[number], fallback: number, min: number): number => {
     const raw = values[flag];
     if (typeof raw !== "string") return fallback;
     const n = Number(raw.replaceAll("_", ""));
@@ -196,25 +282,33 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   };
 
   const dbUrl = values["database-url"];
+  const all = typeof values.events === "string" ? int("events", 0, 1) : null;
   const options: BenchOptions = {
-    quick,
+    preset,
+    quick: preset !== "full",
+    json: values.json === true,
     tables: list("only", TABLES),
     engines: list("engines", ENGINES),
     modes: list("modes", MODES),
     databaseUrl: typeof dbUrl === "string" ? dbUrl : env.DATABASE_URL || DEFAULT_DATABASE_URL,
-    events: int("events", sizes.events, 1),
+    events: {
+      meter_events: int("v1-events", all ?? sizes.events.meter_events, 1),
+      meter_stream: int("stream-events", all ?? sizes.events.meter_stream, 1),
+      usage_records: int("usage-records-events", all ?? sizes.events.usage_records, 1),
+    },
     latencyMs: int("latency", 30, 0),
     jitterMs: int("jitter", 10, 0),
     v1Limit: int("v1-limit", 1_000, 1),
     v2Limit: int("v2-limit", 10_000, 1),
-    customers: int("customers", 200, 1),
+    customers: int("customers", sizes.customers, 1),
     workerBatch: int("worker-batch", 100, 1),
     workerConcurrency: int("worker-concurrency", 32, 1),
     baselineWindowS: int("baseline-window", sizes.baselineWindowS, 1),
     baselineTickS: int("baseline-tick", 10, 1),
-    ingestSingles: int("ingest-singles", sizes.ingestSingles, 1),
     ingestBatches: int("ingest-batches", sizes.ingestBatches, 1),
-    ingestConcurrency: int("ingest-concurrency", 16, 1),
+    ingestConcurrency: int("ingest-concurrency", 8, 1),
+    ingestRate: int("ingest-rate", 500, 1),
+    ingestDurationS: int("ingest-duration", sizes.ingestDurationS, 1),
     backlogLarge: int("backlog", sizes.backlogLarge, 1),
     backlogSmall: int("backlog-small", sizes.backlogSmall, 1),
     backlogWindowS: int("backlog-window", sizes.backlogWindowS, 1),

@@ -107,3 +107,28 @@ export function renderTable(table: Table): string {
   if (table.notes && table.notes.length > 0) out.push("", ...table.notes.map((n) => `- ${n}`));
   return `${out.join("\n")}\n`;
 }
+
+/** The share of a run's events below which (and above 1 − which) the steady window excludes. */
+export const STEADY_EDGE = 0.1;
+
+/**
+ * The steady rate of a run: events reported between the 10th and the 90th percentile of
+ * reported_at, divided by the time between them — without the first claim (processes warming
+ * up, the stream's session) and the tail (the last requests in flight). `t10`/`t90` are the
+ * nearest-rank percentiles (ms) of `n` reported events. NaN when the window is empty. Pure.
+ */
+export function steadyRate(n: number, t10: number, t90: number): number {
+  const lo = Math.max(1, Math.ceil(STEADY_EDGE * n));
+  const hi = Math.max(1, Math.ceil((1 - STEADY_EDGE) * n));
+  return rate(hi - lo, t90 - t10);
+}
+
+/** CPU ms per event; NaN when either is missing or no event was counted. */
+export function perEvent(cpuMs: number, events: number): number {
+  return events > 0 && Number.isFinite(cpuMs) ? cpuMs / events : Number.NaN;
+}
+
+/** CPU ms per event for a table: two decimals, three under 0.1 ms. */
+export function cpuCell(value: number): string {
+  return num(value, Number.isFinite(value) && Math.abs(value) < 0.1 ? 3 : 2);
+}

@@ -1,45 +1,64 @@
 /**
- * The real HTTP API on a real socket (buildApp, listening on port 0), and a client that posts
- * to it with fetch: what a producer sees, not `inject()`, which skips the network stack.
+ * A producer's view of the API: POST /v1/events over real sockets with node:http and a
+ * keep-alive agent (cheaper per request than fetch, so the load generator takes less of the
+ * CPU it shares with the server), and GET of the admin routes the bench polls.
  */
-import type { FastifyInstance } from "fastify";
-import { defaultConfig } from "../../src/config.ts";
-import type { Db } from "../../src/db/connect.ts";
-import { buildApp } from "../../src/http/app.ts";
+import { Agent, request } from "node:http";
 
-/** A listening API. */
-export interface ListeningApi {
-  url: string;
-  app: FastifyInstance;
-  close(): Promise<void>;
+/** Keep-alive, no cap on sockets: an open loop must never queue in the client's pool. */
+const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+
+/** An answer: status and body text; status 0 when the request itself failed. */
+export interface Answer {
+  status: number;
+  text: string;
 }
 
-/** Builds the app on `db` and listens on a free port of 127.0.0.1. */
-export async function listenApi(db: Db): Promise<ListeningApi> {
-  const app = await buildApp({ db, config: defaultConfig() });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const address = app.server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  return { url: `http://127.0.0.1:${port}`, app, close: () => app.close() };
-}
-
-/** POSTs a JSON body to /v1/events; resolves with the status and how many were accepted. */
-export async function postEvents(
+/** Sends one request; never rejects (a network error is status 0 with the message). */
+export function send(
+  method: "GET" | "POST",
   url: string,
   key: string,
-  body: string,
-): Promise<{ status: number; accepted: number; error: string | null }> {
-  const res = await fetch(`${url}/v1/events`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body,
+  body: string | null = null,
+): Promise<Answer> {
+  return new Promise((resolve) => {
+    const headers: Record<string, string | number> = { authorization: `Bearer ${key}` };
+    if (body !== null) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = Buffer.byteLength(body);
+    }
+    const req = request(url, { method, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }),
+      );
+      res.on("error", (err) => resolve({ status: 0, text: String(err) }));
+    });
+    req.on("error", (err) => resolve({ status: 0, text: String(err) }));
+    req.end(body ?? undefined);
   });
-  const text = await res.text();
-  if (res.status !== 202) return { status: res.status, accepted: 0, error: text.slice(0, 300) };
-  const parsed: unknown = JSON.parse(text);
-  const accepted =
-    typeof parsed === "object" && parsed !== null && "accepted" in parsed
-      ? Number(parsed.accepted)
-      : 0;
-  return { status: res.status, accepted, error: null };
+}
+
+/** POSTs a JSON body to /v1/events; `error` is null for a 202. */
+export async function postEvents(
+  apiUrl: string,
+  key: string,
+  body: string,
+): Promise<{ status: number; error: string | null }> {
+  const res = await send("POST", `${apiUrl}/v1/events`, key, body);
+  return { status: res.status, error: res.status === 202 ? null : res.text.slice(0, 300) };
+}
+
+/** Pending events per GET /v1/stats (admin key); NaN when the API does not answer. */
+export async function pendingViaApi(apiUrl: string, adminKey: string): Promise<number> {
+  const res = await send("GET", `${apiUrl}/v1/stats`, adminKey);
+  if (res.status !== 200) return Number.NaN;
+  const parsed = JSON.parse(res.text) as { pending?: { total?: unknown } };
+  return Number(parsed.pending?.total ?? Number.NaN);
+}
+
+/** Closes the idle keep-alive sockets, so the bench can exit. */
+export function closeClient(): void {
+  agent.destroy();
 }

@@ -8,10 +8,12 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import pg from "pg";
-import { type Database, openDatabase } from "../../src/db/connect.ts";
+import { type Database, type Db, openDatabase } from "../../src/db/connect.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import type { Engine } from "../options.ts";
+import { withApplicationName } from "./postgres-cpu.ts";
 
 /** The pool size `meterline start`/`serve`/`worker` use (openDatabase's default). */
 export const POSTGRES_POOL_SIZE = 10;
@@ -62,16 +64,48 @@ export interface BenchDatabase {
   close(): Promise<void>;
 }
 
+/** The application_name of the bench's own connections (its backends are not Meterline's). */
+export const BENCH_APP = "meterline-bench";
+
+/**
+ * Opens (and migrates) the database of `target` from the bench. On PGlite this takes the data
+ * folder's lock: close it before a Meterline process opens the same folder.
+ */
+export async function openTarget(target: DatabaseTarget): Promise<Database> {
+  const database =
+    target.url !== null
+      ? await openDatabase({
+          url: withApplicationName(target.url, BENCH_APP),
+          poolSize: POSTGRES_POOL_SIZE,
+        })
+      : await openDatabase({ dataDir: target.pgliteDir });
+  try {
+    await migrate(database);
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw err;
+  }
+  return database;
+}
+
+/**
+ * VACUUM ANALYZE of the tables a bench seeded, before it measures: CI's Postgres runs with
+ * autovacuum off, so without it the planner would see no statistics and every page would
+ * still need its hint bits set by the first reader (the measured one).
+ */
+export async function vacuumAnalyze(db: Db, tables: readonly string[]): Promise<void> {
+  for (const table of tables) {
+    if (!/^[a-z_]+$/.test(table)) throw new Error(`not a table name: ${table}`);
+    await db.execute(sql.raw(`vacuum analyze ${table}`));
+  }
+}
+
 /** Creates, opens and migrates a fresh database on `engine`. */
 export async function freshDatabase(engine: Engine, adminUrl: string): Promise<BenchDatabase> {
   const target = await createTarget(engine, adminUrl);
   let database: Database | null = null;
   try {
-    database =
-      target.url !== null
-        ? await openDatabase({ url: target.url, poolSize: POSTGRES_POOL_SIZE })
-        : await openDatabase({ dataDir: target.pgliteDir });
-    await migrate(database);
+    database = await openTarget(target);
   } catch (err) {
     await database?.close().catch(() => {});
     await target.drop();

@@ -5,15 +5,34 @@
  * over the IPC channel.
  */
 import { type EmulatorOptions, startEmulator } from "../../src/emulator/index.ts";
-import type { EmulatorReply, EmulatorRequest } from "./emulator-protocol.ts";
+import type { EmulatorReply, EmulatorRequest, UsageCounts } from "./emulator-protocol.ts";
 
 const options = JSON.parse(process.argv[2] ?? "{}") as EmulatorOptions;
-const emulator = await startEmulator({
-  ...options,
-  port: 0,
-  // No thin-event deliveries: nobody listens, and the timer would only cost CPU.
-  errorReportIntervalMs: 0,
-});
+// What "Stripe" answered on each usage endpoint, counted by the emulator itself: the 429s of a
+// run come from here, not from what the workers wrote down.
+const usage: Record<string, UsageCounts> = {};
+const emulator = await startEmulator(
+  {
+    ...options,
+    port: 0,
+    // No thin-event deliveries: nobody listens, and the timer would only cost CPU.
+    errorReportIntervalMs: 0,
+  },
+  {
+    onUsageRequest: (r) => {
+      const c = usage[r.group] ?? { requests: 0, throttled: 0, applied: 0, appliedEvents: 0 };
+      usage[r.group] = c;
+      c.requests++;
+      if (r.status === 429) c.throttled++;
+      if (r.applied) {
+        c.applied++;
+        // A stream request carries up to 100 events, all accepted or none.
+        const events = (r.body as { events?: unknown } | null)?.events;
+        c.appliedEvents += Array.isArray(events) ? events.length : 1;
+      }
+    },
+  },
+);
 
 function reply(message: EmulatorReply): void {
   process.send?.(message);
@@ -36,6 +55,9 @@ process.on("message", (raw: EmulatorRequest) => {
       });
       return;
     }
+    case "usage":
+      reply({ type: "usage", id: raw.id, usage: structuredClone(usage) });
+      return;
     case "close":
       void emulator.close().then(() => {
         reply({ type: "ok", id: raw.id });

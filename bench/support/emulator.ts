@@ -5,7 +5,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { RateLimits } from "../../src/emulator/index.ts";
-import type { EmulatorReply, EmulatorRequest } from "./emulator-protocol.ts";
+import type { EmulatorReply, EmulatorRequest, UsageCounts } from "./emulator-protocol.ts";
 
 /** A running emulator process. */
 export interface EmulatorProcess {
@@ -17,6 +17,10 @@ export interface EmulatorProcess {
   setRateLimits(limits: RateLimits): Promise<void>;
   /** Meter events it accepted (and counted), and usage records it accepted. */
   ledger(): Promise<{ accepted: number; counted: number; usageRecords: number }>;
+  /** Requests per usage endpoint group (meter_events, meter_event_stream, usage_records). */
+  usage(): Promise<Record<string, UsageCounts>>;
+  /** The emulator process's pid, for its CPU. */
+  pid: number;
   /** Stops it and waits for the process to exit. */
   close(): Promise<void>;
 }
@@ -78,6 +82,11 @@ export async function startEmulatorProcess(latency: {
         ? { accepted: reply.accepted, counted: reply.counted, usageRecords: reply.usageRecords }
         : { accepted: Number.NaN, counted: Number.NaN, usageRecords: Number.NaN };
     },
+    async usage() {
+      const reply = await call({ type: "usage" });
+      return reply.type === "usage" ? reply.usage : {};
+    },
+    pid: child.pid ?? 0,
     async close() {
       if (child.exitCode !== null) return;
       await Promise.race([call({ type: "close" }), exited]);

@@ -107,18 +107,30 @@ export async function insertBacklog(
   onChunk: (inserted: number) => void = () => {},
 ): Promise<void> {
   const chunk = input.chunk ?? 100_000;
+  // occurred_at = now: after the setup's subscriptions began (usage records refuse a timestamp
+  // before the item's period), and never in the future; due a minute ago.
   for (let from = 1; from <= input.n; from += chunk) {
     const to = Math.min(input.n, from + chunk - 1);
     await db.execute(sql`
       insert into usage_events (id, customer_key, event_name, value, occurred_at, next_attempt_at)
       select ${input.prefix} || '-' || g, 'cust-' || (g % ${input.customerCount}), ${EVENT_NAME},
-             1 + g % 5, now() - interval '1 minute', now() - interval '1 minute'
+             1 + g % 5, now(), now() - interval '1 minute'
       from generate_series(${from}::int, ${to}::int) g`);
     onChunk(to);
   }
-  // Fresh statistics, as autovacuum would give a long-lived table: the claim plan depends on them.
-  await db.execute(sql`analyze usage_events`);
 }
+
+/**
+ * The tables a bench seeds, for VACUUM ANALYZE before it measures (support/database.ts):
+ * fresh statistics and a set visibility map, as autovacuum would leave a long-lived table.
+ */
+export const SEEDED_TABLES = [
+  "customers",
+  "meters",
+  "subscription_items",
+  "api_keys",
+  "usage_events",
+] as const;
 
 /** Where a run's events stand. */
 export interface Standing {
@@ -153,9 +165,8 @@ export async function standing(db: Db): Promise<Standing> {
 }
 
 /**
- * Events not yet settled (pending), read from the claim's own partial index: the cheapest
- * question to poll while a run is measured — on PGlite every poll takes the one connection
- * the reporter uses, so polls must be rare and small.
+ * Events not yet settled (pending). Polled only for a run's last settles, once the emulator
+ * holds every event (e2e-mode.ts): the bench's queries must not load the database it measures.
  */
 export async function pendingCount(db: Db): Promise<number> {
   const [row] = await rows<{ n: number }>(
@@ -165,33 +176,11 @@ export async function pendingCount(db: Db): Promise<number> {
   return row?.n ?? 0;
 }
 
-/** Reported events only, through the (status, last_error_code) index: cheap on a big backlog. */
+/** Reported events: read only at the two edges of a backlog window (a count over 1,000,000 rows is not free). */
 export async function reportedCount(db: Db): Promise<number> {
   const [row] = await rows<{ n: number }>(
     db,
     sql`select count(*)::int as n from usage_events where status = 'reported'`,
   );
   return row?.n ?? 0;
-}
-
-/** Attempts the reporter settled as throttled (Stripe answered 429): no attempt is charged. */
-export async function throttledAttempts(db: Db): Promise<number> {
-  const [row] = await rows<{ n: number }>(
-    db,
-    sql`select count(*)::int as n from usage_event_attempts where outcome = 'throttled'`,
-  );
-  return row?.n ?? 0;
-}
-
-/** Why pending events wait, for a stalled run's note: "wait_reason × count, next in ≤ N s". */
-export async function describePending(db: Db): Promise<string> {
-  const result = await rows<{ reason: string; n: number; wait_s: number }>(
-    db,
-    sql`select coalesce(wait_reason, 'due') as reason, count(*)::int as n,
-               greatest(0, extract(epoch from max(next_attempt_at) - now()))::float8 as wait_s
-        from usage_events where status = 'pending' group by 1 order by 2 desc limit 3`,
-  );
-  return result
-    .map((r) => `${r.reason} × ${r.n}, next attempt within ${Math.ceil(Number(r.wait_s))} s`)
-    .join("; ");
 }

@@ -4,17 +4,41 @@ import { parseProcStatus } from "../../bench/support/proc.ts";
 
 describe("bench flags", () => {
   it("--quick picks the small sizes, and explicit flags win over them", () => {
-    const parsed = parseOptions(["--quick", "--events", "300", "--only", "ingest,e2e"], {});
+    const parsed = parseOptions(["--quick", "--v1-events", "300", "--only", "ingest,e2e"], {});
     expect(parsed.kind).toBe("run");
     if (parsed.kind !== "run") return;
     expect(parsed.options).toMatchObject({
+      preset: "quick",
       quick: true,
-      events: 300,
-      baselineWindowS: 10,
+      json: false,
+      events: { meter_events: 300, meter_stream: 20_000, usage_records: 200 },
+      baselineWindowS: 6,
       backlogLarge: 50_000,
       tables: ["e2e", "ingest"],
       databaseUrl: "postgres://postgres@127.0.0.1:5432/postgres",
     });
+  });
+
+  it("a full run sends 100,000 events through the v2 stream, and --events sets every mode", () => {
+    const full = parseOptions([], {});
+    expect(full.kind === "run" && full.options.events.meter_stream).toBe(100_000);
+    expect(full.kind === "run" && full.options.backlogLarge).toBe(1_000_000);
+    const all = parseOptions(["--events", "5000", "--stream-events", "7000"], {});
+    expect(all.kind === "run" && all.options.events).toEqual({
+      meter_events: 5_000,
+      meter_stream: 7_000,
+      usage_records: 5_000,
+    });
+  });
+
+  it("--smoke is the smallest preset, and cannot be combined with --quick", () => {
+    const smoke = parseOptions(["--smoke", "--json"], {});
+    expect(smoke.kind === "run" && smoke.options).toMatchObject({
+      preset: "smoke",
+      json: true,
+      backlogLarge: 2_000,
+    });
+    expect(parseOptions(["--smoke", "--quick"], {}).kind).toBe("error");
   });
 
   it("names the flag and the rule of a bad value", () => {
