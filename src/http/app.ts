@@ -11,6 +11,7 @@ import { metersRoutes } from "../ops/meters-route.ts";
 import { pendingRoutes } from "../ops/pending-route.ts";
 import { statsRoutes } from "../ops/stats-route.ts";
 import { workerGoneAfterMs } from "../outbox/workers.ts";
+import { openApiKeyCache } from "./api-key-cache.ts";
 import { authenticate } from "./auth.ts";
 import { handleClientError } from "./client-errors.ts";
 import { handleError } from "./error-handler.ts";
@@ -58,13 +59,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installTextGuard(app);
   app.setErrorHandler(handleError);
 
+  // Every /v1 request checks its key against this cache; closing the app stops its LISTEN.
+  const apiKeys = openApiKeyCache(deps.db);
+  app.addHook("onClose", () => apiKeys.close());
+
   // A worker is gone after two of its leases without a heartbeat (outbox/workers.ts).
   const liveWithinMs = workerGoneAfterMs(deps.config.worker.leaseMs);
-  await app.register(healthRoutes, { db: deps.db, readiness: deps.readiness, liveWithinMs });
+  await app.register(healthRoutes, {
+    db: deps.db,
+    apiKeys,
+    readiness: deps.readiness,
+    liveWithinMs,
+  });
   await app.register(
     async (v1) => {
       // Every /v1 route needs a key; each route's config.role says which (admin when unset).
-      v1.addHook("onRequest", authenticate(deps.db));
+      v1.addHook("onRequest", authenticate(apiKeys));
       await v1.register(eventsRoutes, {
         db: deps.db,
         maxFutureMinutes: deps.config.ingest.maxFutureMinutes,

@@ -5,12 +5,13 @@ import { describeIssues, isObject, shownName } from "../validation/describe-issu
 import { ItemErrorList } from "../validation/item-error-list.ts";
 import { pgText } from "../validation/text.ts";
 import { MAX_FUTURE_MINUTES, sameContent, timestampError } from "./event-checks.ts";
+import { type EventFields, plainEvent } from "./event-fast-path.ts";
 
 /** Most events one request may carry: it bounds one transaction and one insert statement. */
 export const MAX_BATCH = 1000;
 
 /** 9999-12-31T23:59:59Z in Unix seconds. Anything larger is almost surely milliseconds sent by mistake. */
-const MAX_UNIX_SECONDS = 253_402_300_799;
+export const MAX_UNIX_SECONDS = 253_402_300_799;
 
 /** The producer's event id: it becomes Stripe's identifier, so it keeps to Stripe-safe characters. */
 export const eventIdSchema = z
@@ -36,8 +37,8 @@ export const fieldRules = {
     "must be an RFC 3339 date-time with offset (e.g. 2025-01-31T12:00:00Z) or whole Unix seconds (not milliseconds); omit it to mean now",
 } as const;
 
-// Strict: a typo'd field silently ignored is how usage goes missing.
-const eventSchema = z.strictObject({
+/** One event item. Strict: a typo'd field silently ignored is how usage goes missing. */
+export const eventSchema = z.strictObject({
   id: eventIdSchema,
   customer: customerKeySchema,
   event_name: eventNameSchema,
@@ -126,12 +127,17 @@ export function parseEvents(
   let repeats = 0;
   items.forEach((item, index) => {
     const prefix = batch ? `events[${index}].` : "";
-    const parsed = eventSchema.safeParse(item);
-    if (!parsed.success) {
-      describeIssues(parsed.error.issues, item, { index, prefix, rules: fieldRules }, errors);
-      return;
+    // The common valid item skips the schema (event-fast-path.ts); the rest meets it.
+    let data: EventFields | null = plainEvent(item, MAX_UNIX_SECONDS);
+    if (data === null) {
+      const parsed = eventSchema.safeParse(item);
+      if (!parsed.success) {
+        describeIssues(parsed.error.issues, item, { index, prefix, rules: fieldRules }, errors);
+        return;
+      }
+      data = parsed.data;
     }
-    const event = toEvent(parsed.data, index, now);
+    const event = toEvent(data, index, now);
     if (!event.occurredAtDefaulted) {
       const field = `${prefix}timestamp`;
       const wrong = timestampError(event.occurredAt, now, field, limits.maxFutureMinutes);
@@ -159,7 +165,7 @@ export function parseEvents(
   return { ok: true, events, repeats, batch };
 }
 
-function toEvent(data: z.infer<typeof eventSchema>, index: number, now: Date): EventInput {
+function toEvent(data: EventFields, index: number, now: Date): EventInput {
   const { timestamp } = data;
   const occurredAt =
     timestamp === undefined

@@ -1,10 +1,20 @@
-import { inArray } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
-import { customers } from "../db/schema/customers.ts";
-import { meters } from "../db/schema/meters.ts";
-import { usageEvents } from "../db/schema/usage-events.ts";
-import { compareWithStored, conflictError, referenceError } from "./event-checks.ts";
+import { type SqlClient, sqlClient } from "../db/sql-client.ts";
+import {
+  compareWithStored,
+  conflictError,
+  referenceError,
+  type StoredContent,
+} from "./event-checks.ts";
 import type { EventInput } from "./event-input.ts";
+import {
+  byId,
+  INSERT_EVENTS_NAME,
+  INSERT_EVENTS_SQL,
+  type InsertEventsRow,
+  insertEventsParams,
+  isConflictAbort,
+} from "./insert-events-sql.ts";
 
 /** What a stored batch came to: newly stored events and no-op repeats. */
 export interface StoreResult {
@@ -15,79 +25,63 @@ export interface StoreResult {
 }
 
 /**
- * Stores a validated batch all-or-nothing, in one transaction: checks that its customers and
- * meters exist (422), inserts every new event with one statement, then compares the ids that
- * were already stored (409 on different content, which rolls everything back). Returns only
- * after the commit, so "accepted" means durable.
+ * Stores a validated batch all-or-nothing with one statement (insert-events-sql.ts): 422 when a
+ * customer or meter is unknown (or the customer deleted), 409 when an id is already stored with
+ * other content, nothing stored in either case. Returns only after the statement committed, so
+ * "accepted" means committed (durable on Postgres; see the README for PGlite).
  */
 export async function storeEvents(
   db: Db,
   events: readonly EventInput[],
   options: { batch: boolean },
 ): Promise<StoreResult> {
-  return db.transaction(async (tx) => {
-    const customerKeys = [...new Set(events.map((e) => e.customer))];
-    const eventNames = [...new Set(events.map((e) => e.eventName))];
-    const customerRows = await tx
-      .select({ key: customers.key, status: customers.status })
-      .from(customers)
-      .where(inArray(customers.key, customerKeys));
-    const meterRows = await tx
-      .select({ eventName: meters.eventName })
-      .from(meters)
-      .where(inArray(meters.eventName, eventNames));
+  const client = sqlClient(db);
+  const params = insertEventsParams([...events].sort(byId));
+  let row: InsertEventsRow | undefined;
+  try {
+    [row] = await client.query<InsertEventsRow>(INSERT_EVENTS_NAME, INSERT_EVENTS_SQL, params);
+  } catch (err) {
+    if (!isConflictAbort(err)) throw err;
+    // The rare path: the statement rolled itself back. Name the reused ids for the 409.
+    throw conflictError(await conflictingIds(client, events));
+  }
+  if (row === undefined) throw new Error("the ingest statement returned no row");
+  if (!row.refs_ok) {
     const problem = referenceError(
       events,
       {
-        customers: new Map(customerRows.map((c) => [c.key, c.status])),
-        meters: new Set(meterRows.map((m) => m.eventName)),
+        customers: new Map(row.customers ?? []),
+        meters: new Set(row.meters ?? []),
       },
       options.batch,
     );
-    if (problem) throw problem;
-
-    // One multi-row statement for the whole batch: a 1,000-event request is one round trip, and
-    // the unique id decides atomically which events are new, even against a concurrent request.
-    // Rows go in id order, so two batches sharing ids lock them in the same order: no deadlock.
-    const inserted = await tx
-      .insert(usageEvents)
-      .values(
-        [...events].sort(byId).map((e) => ({
-          id: e.id,
-          customerKey: e.customer,
-          eventName: e.eventName,
-          value: e.value,
-          occurredAt: e.occurredAt,
-        })),
-      )
-      .onConflictDoNothing({ target: usageEvents.id })
-      .returning({ id: usageEvents.id });
-    const insertedIds = new Set(inserted.map((r) => r.id));
-    const skipped = events.filter((e) => !insertedIds.has(e.id));
-    if (skipped.length === 0) return { accepted: inserted.length, duplicates: 0 };
-
-    const stored = await tx
-      .select({
-        id: usageEvents.id,
-        customerKey: usageEvents.customerKey,
-        eventName: usageEvents.eventName,
-        value: usageEvents.value,
-        occurredAt: usageEvents.occurredAt,
-      })
-      .from(usageEvents)
-      .where(
-        inArray(
-          usageEvents.id,
-          skipped.map((e) => e.id),
-        ),
-      );
-    const { duplicates, conflicts } = compareWithStored(skipped, stored);
-    // Throwing rolls back the insert above: a batch with one reused id stores nothing.
-    if (conflicts.length > 0) throw conflictError(conflicts);
-    return { accepted: inserted.length, duplicates };
-  });
+    // Unreachable unless a customer or meter changed between the check and the read.
+    if (problem === null) throw new Error("the ingest statement refused a batch with no problem");
+    throw problem;
+  }
+  return { accepted: row.written, duplicates: events.length - row.written };
 }
 
-function byId(a: EventInput, b: EventInput): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+const STORED_CONTENT_NAME = "meterline_stored_content";
+const STORED_CONTENT_SQL = `
+select id, customer_key as "customerKey", event_name as "eventName", value::float8 as value,
+       occurred_at as "occurredAt"
+from usage_events where id = any($1::text[])`;
+
+/**
+ * The ids of the batch stored with other content. The statement aborted, so every stored id of
+ * the batch was stored before it; stored events never change their content, so what was a
+ * conflict then is one now.
+ */
+async function conflictingIds(client: SqlClient, events: readonly EventInput[]): Promise<string[]> {
+  const stored = await client.query<StoredContent>(STORED_CONTENT_NAME, STORED_CONTENT_SQL, [
+    events.map((e) => e.id),
+  ]);
+  // PGlite hands timestamps back as Date already; pg too (timestamptz), but be exact about it.
+  const rows = stored.map((r) => ({ ...r, occurredAt: new Date(r.occurredAt) }));
+  const storedIds = new Set(rows.map((r) => r.id));
+  return compareWithStored(
+    events.filter((e) => storedIds.has(e.id)),
+    rows,
+  ).conflicts;
 }

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
+import { rows } from "../db/rows.ts";
 import { type ApiKey, type ApiKeyRole, apiKeyRoles, apiKeys } from "../db/schema/api-keys.ts";
 import { ApiError } from "../lib/errors.ts";
+import { publishRevocation, REVOCATIONS_CHANNEL } from "./api-key-revocations.ts";
 
 /** A key as listings show it: everything but the hash. */
 export type ApiKeySummary = Omit<ApiKey, "secretHash">;
@@ -66,23 +68,57 @@ export async function createApiKey(
 export async function verifyApiKey(db: Db, secret: string): Promise<ApiKey | null> {
   // Real secrets are 46 characters; hashing an oversized header buys an attacker nothing.
   if (secret.length === 0 || secret.length > 200) return null;
-  // Looking up by hash leaks nothing through timing: the hash of a guess says nothing of a key.
+  return findLiveKey(db, hashSecret(secret));
+}
+
+/**
+ * The live key with this secret hash, or null. Looking up by hash leaks nothing through timing:
+ * the hash of a guess says nothing of a key.
+ */
+export async function findLiveKey(db: Db, secretHash: string): Promise<ApiKey | null> {
   const [key] = await db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.secretHash, hashSecret(secret)), isNull(apiKeys.revokedAt)))
+    .where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)))
     .limit(1);
   return key ?? null;
 }
 
-/** Revokes a key at once (idempotent: the first revocation time stays); null when no such key. */
+/**
+ * Revokes a key (idempotent: the first revocation time stays); null when no such key. API
+ * processes cache keys (http/api-key-cache.ts): this process's caches on `db` forget it before
+ * this returns, and the same statement notifies every process listening on Postgres, at commit.
+ */
 export async function revokeApiKey(db: Db, id: number): Promise<ApiKeySummary | null> {
-  const [row] = await db
-    .update(apiKeys)
-    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
-    .where(eq(apiKeys.id, id))
-    .returning(summaryColumns);
-  return row ?? null;
+  const [row] = await rows<RevokedRow>(
+    db,
+    sql`with revoked as (
+          update api_keys set revoked_at = coalesce(revoked_at, now())
+          where id = ${id}
+          returning id, name, role, prefix, created_at, revoked_at
+        )
+        select revoked.*, pg_notify(${REVOCATIONS_CHANNEL}, revoked.id::text) from revoked`,
+  );
+  if (row === undefined) return null;
+  publishRevocation(db, row.id);
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    prefix: row.prefix,
+    createdAt: new Date(row.created_at),
+    revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at),
+  };
+}
+
+/** A revoked key's row as the revoking statement returns it (raw: snake case, driver types). */
+interface RevokedRow extends Record<string, unknown> {
+  id: number;
+  name: string;
+  role: ApiKeyRole;
+  prefix: string;
+  created_at: string | Date;
+  revoked_at: string | Date | null;
 }
 
 /** Every key, revoked ones included, oldest first, without hashes. */

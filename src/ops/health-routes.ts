@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { defaultConfig } from "../config.ts";
 import type { Db } from "../db/connect.ts";
 import type { ReporterCircuit } from "../db/schema/reporter-circuits.ts";
+import type { ApiKeyVerifier } from "../http/api-key-cache.ts";
 import { authenticate } from "../http/auth.ts";
 import { coerceError } from "../lib/errors.ts";
 import { readCircuits } from "../outbox/circuits.ts";
@@ -45,6 +46,8 @@ export interface ReadyzBody {
 
 export interface HealthOptions {
   db: Db;
+  /** The app's API key cache, which /v1/workers checks keys against like every /v1 route. */
+  apiKeys: ApiKeyVerifier;
   readiness?: Readiness | undefined;
   /** How long an unseen worker still counts as alive; default: the default lease's rule. */
   liveWithinMs?: number | undefined;
@@ -93,7 +96,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, optio
   // liveness it reports, with the same key check as the rest of /v1.
   await app.register(
     async (v1) => {
-      v1.addHook("onRequest", authenticate(db));
+      v1.addHook("onRequest", authenticate(options.apiKeys));
       v1.get("/workers", async () => {
         const rows = await listWorkers(db, liveWithinMs);
         return {

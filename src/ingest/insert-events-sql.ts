@@ -1,0 +1,128 @@
+import type { EventInput } from "./event-input.ts";
+
+/** What the statement's abort message carries: the batch reused an id with other content. */
+export const CONFLICT_MARKER = "conflicting_event:";
+
+/**
+ * Ingest's one statement: checks the batch's customers and meters, inserts the new events and
+ * finds ids reused with other content, in ONE round trip and one implicit transaction (no BEGIN,
+ * no COMMIT of our own: a single statement commits or rolls back whole).
+ *
+ * - `input` is the batch as column arrays ($1–$6, one element per event, in id order): six
+ *   array parameters whatever the batch size, where a multi-row VALUES has one per cell.
+ * - `refs` is true when every customer ($7, distinct keys) exists and is active and every event
+ *   name ($8, distinct) has a meter. When it is false nothing is inserted, and the known
+ *   customers and meters are returned so that the 422 names each problem (event-checks.ts).
+ * - `written` inserts in id order, so two batches sharing ids lock them in the same order (no
+ *   deadlock). The unique id decides atomically what is new, even against a concurrent request.
+ *   An id already stored takes the DO UPDATE branch only when its stored content differs (a
+ *   conflict); an identical replay (a duplicate) matches no row of the WHERE and writes nothing.
+ *   DO UPDATE, not DO NOTHING, because it judges the stored row's latest version: a row a
+ *   concurrent request committed after this statement's snapshot is compared too, where a
+ *   SELECT here would not see it. Its SET is a no-op that never persists: see `conflicts`.
+ *   A timestamp the producer did not send is not content (sameContent in event-checks.ts).
+ * - `conflicts` counts the rows DO UPDATE returned (their stored content differs from the
+ *   input; inserted rows match it). Any at all aborts the whole statement with a cast error
+ *   carrying CONFLICT_MARKER, so the batch is stored whole or not at all: plain SQL has no RAISE,
+ *   and an error is the one thing that undoes a data-modifying CTE. The cast's operand is not
+ *   a constant, so the planner cannot fold it and fail a batch with no conflict.
+ */
+export const INSERT_EVENTS_SQL = `
+with input as (
+  select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[], $6::boolean[])
+    as e(id, customer_key, event_name, value, occurred_at, time_defaulted)
+),
+refs as (
+  select
+    (select count(*) from customers where key = any($7::text[]) and status = 'active')
+      = cardinality($7::text[])
+    and (select count(*) from meters where event_name = any($8::text[]))
+      = cardinality($8::text[])
+    as ok
+),
+written as (
+  insert into usage_events as stored (id, customer_key, event_name, value, occurred_at)
+  select id, customer_key, event_name, value, occurred_at from input
+  where (select ok from refs)
+  on conflict (id) do update set id = excluded.id
+  where stored.customer_key <> excluded.customer_key
+     or stored.event_name <> excluded.event_name
+     or stored.value <> excluded.value
+     or (stored.occurred_at <> excluded.occurred_at
+         and not exists (select from input d where d.id = excluded.id and d.time_defaulted))
+  returning stored.id, stored.customer_key, stored.event_name, stored.value, stored.occurred_at
+)
+select
+  refs.ok as refs_ok,
+  (select count(*)::int from written) as written,
+  (select case when count(*) = 0 then 0 else ('${CONFLICT_MARKER} ' || count(*))::int end
+     from written w join input e using (id)
+     where w.customer_key <> e.customer_key or w.event_name <> e.event_name or w.value <> e.value
+        or (w.occurred_at <> e.occurred_at and not e.time_defaulted)) as conflicts,
+  case when refs.ok then null else
+    (select coalesce(json_agg(json_build_array(key, status)), '[]')
+       from customers where key = any($7::text[])) end as customers,
+  case when refs.ok then null else
+    (select coalesce(json_agg(event_name), '[]')
+       from meters where event_name = any($8::text[])) end as meters
+from refs`;
+
+/** Prepared-statement name of INSERT_EVENTS_SQL (one plan per connection). */
+export const INSERT_EVENTS_NAME = "meterline_insert_events";
+
+/** The statement's one row. `customers` and `meters` are set only when `refs_ok` is false. */
+export interface InsertEventsRow {
+  refs_ok: boolean;
+  /** Events inserted by this statement (duplicates are not written). */
+  written: number;
+  customers: Array<[string, "active" | "deleted"]> | null;
+  meters: string[] | null;
+}
+
+/** The statement's parameters for a batch already sorted by id (see byId). */
+export function insertEventsParams(sorted: readonly EventInput[]): unknown[] {
+  const n = sorted.length;
+  const ids = new Array<string>(n);
+  const customerKeys = new Array<string>(n);
+  const eventNames = new Array<string>(n);
+  const values = new Array<number>(n);
+  const occurredAt = new Array<string>(n);
+  const defaulted = new Array<boolean>(n);
+  const customers = new Set<string>();
+  const meters = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const e = sorted[i] as EventInput;
+    ids[i] = e.id;
+    customerKeys[i] = e.customer;
+    eventNames[i] = e.eventName;
+    values[i] = e.value;
+    occurredAt[i] = e.occurredAt.toISOString();
+    defaulted[i] = e.occurredAtDefaulted;
+    customers.add(e.customer);
+    meters.add(e.eventName);
+  }
+  return [
+    ids,
+    customerKeys,
+    eventNames,
+    values,
+    occurredAt,
+    defaulted,
+    [...customers],
+    [...meters],
+  ];
+}
+
+/** True when an error is the statement's own abort on a reused id (see CONFLICT_MARKER). */
+export function isConflictAbort(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err as Error & { code?: unknown }).code === "22P02" &&
+    err.message.includes(CONFLICT_MARKER)
+  );
+}
+
+/** Orders events by id (code units): every batch locks shared ids in the same order. */
+export function byId(a: EventInput, b: EventInput): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
