@@ -137,11 +137,11 @@ function observeUsageRequests(
     if (group === undefined) return;
     const entry = { atMs: ctx.clock.now(), body: null as unknown, dropped: false };
     seen.set(req, entry);
-    reply.raw.once("close", () => {
+    const report = (): void => {
       const state = requestState(req);
       const fault = state?.fault.outcome ?? "none";
       const replayed = state?.replayed ?? false;
-      const status = reply.statusCode;
+      const status = state?.answerStatus ?? reply.statusCode;
       // The endpoint ran to success unless refused, replayed or failed before it ran; an
       // ambiguous fault's 500 hides a success (pipeline.ts).
       const applied =
@@ -163,6 +163,14 @@ function observeUsageRequests(
         fault,
         applied,
       });
+    };
+    reply.raw.once("close", () => {
+      const state = requestState(req);
+      // A client that gave up first (its timeout, a worker killed) closed the connection
+      // before the emulator answered: the request still runs, and what it did is known only
+      // once its answer is decided. Until then its status would read as the default 200.
+      if (state && state.answerStatus === null) state.onAnswer = report;
+      else report();
     });
   });
   app.addHook("preValidation", async (req) => {

@@ -14,7 +14,12 @@ import { asV2Error } from "./errors-v2.ts";
 import { decideFault } from "./faults.ts";
 import { fingerprintOf, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.ts";
 import type { RateClass } from "./rate-limits.ts";
-import { initRequestState, type RequestState, requestState } from "./request-state.ts";
+import {
+  initRequestState,
+  type RequestState,
+  requestState,
+  settleAnswer,
+} from "./request-state.ts";
 
 /** Who is calling, as a scope's authentication found it. */
 export interface Caller {
@@ -91,7 +96,11 @@ export function registerPipeline(
 
   scope.addHook("onSend", async (req, reply, payload) => {
     const state = requestState(req);
-    if (!state || state.replayed) return payload;
+    if (!state) return payload;
+    if (state.replayed) {
+      settleAnswer(state, reply.statusCode);
+      return payload;
+    }
     let body = typeof payload === "string" ? payload : JSON.stringify(payload ?? null);
     const succeeded = reply.statusCode < 400;
     const outcome = state.fault.outcome;
@@ -105,6 +114,7 @@ export function registerPipeline(
       body = JSON.stringify(failure.envelope());
     }
     storeUnderKey(ctx, req, reply, state, body);
+    settleAnswer(state, reply.statusCode);
     if (succeeded && outcome === "ambiguous_drop") {
       // Here the server finished and stored the success; only the network lost it. A retry
       // with the same key (stripe-node retries a closed connection once by itself) replays

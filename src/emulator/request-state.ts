@@ -19,6 +19,14 @@ export interface RequestState {
    * endpoint begins"); a 2xx or 5xx always got that far.
    */
   executing: boolean;
+  /**
+   * The status the emulator decided to answer with, once decided (after the faults that turn a
+   * success into a 500). A client that gave up before then closed the connection first: what
+   * the request did is known only now.
+   */
+  answerStatus: number | null;
+  /** Called once `answerStatus` is set (the request observer waits on it). */
+  onAnswer: (() => void) | null;
 }
 
 const states = new WeakMap<FastifyRequest, RequestState>();
@@ -32,6 +40,8 @@ export function initRequestState(req: FastifyRequest, caller: string, live: bool
     idempotencyKey: null,
     replayed: false,
     executing: false,
+    answerStatus: null,
+    onAnswer: null,
   };
   states.set(req, state);
   return state;
@@ -40,6 +50,13 @@ export function initRequestState(req: FastifyRequest, caller: string, live: bool
 /** The pipeline state of a request, or null outside the Stripe API scopes (admin routes). */
 export function requestState(req: FastifyRequest): RequestState | null {
   return states.get(req) ?? null;
+}
+
+/** Record the status the request is answered with, and tell whoever waits for it. */
+export function settleAnswer(state: RequestState, status: number): void {
+  if (state.answerStatus !== null) return;
+  state.answerStatus = status;
+  state.onAnswer?.();
 }
 
 /**
