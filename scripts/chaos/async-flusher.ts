@@ -18,6 +18,13 @@ const TICK_MS = 50;
  * after the worker wrote the event reported and some (those sent at once) before it did.
  */
 const HELD_MS = 800;
+/**
+ * Flushed at once when this many wait, hold or not: Stripe names at most five identifiers per
+ * code and meter in a report (MAX_SAMPLES_PER_CODE), and an unnamed rejection is one Meterline
+ * cannot fail (it logs the count; only reconciliation finds it). The run keeps every one named.
+ * One short of five: a request applied but not yet in the log may already wait in the report.
+ */
+const FLUSH_AT = 4;
 /** Pause between two deliveries of a thin event the API did not take (Stripe retries for days). */
 const REDELIVER_MS = 1_000;
 /** Deliveries of one thin event before the run gives up on it. */
@@ -99,7 +106,8 @@ export class AsyncFlusher {
         await sleep(TICK_MS);
         const oldest = Math.min(...this.waiting.values());
         const hold = this.flushes % 2 === 0 ? 0 : HELD_MS;
-        if (this.waiting.size > 0 && Date.now() - oldest >= hold) await this.flush();
+        const due = this.waiting.size > 0 && Date.now() - oldest >= hold;
+        if (due || this.waiting.size >= FLUSH_AT) await this.flush();
         await this.redeliver();
       }
     })();

@@ -60,10 +60,10 @@ export function startKiller(pool: WorkerPool, db: Db, every: Every): Repeating {
  */
 export function startFreezer(pool: WorkerPool, db: Db, every: Every, forMs: number): Repeating {
   return repeat(every, async () => {
-    // Only while another worker runs to take over; otherwise try again next time.
-    const id = pool.randomReadyId(2);
-    if (id === null) return null;
-    const held = await heldLeases(db, id);
+    // Looked for briefly: stop() and pause() wait for a freeze under way.
+    const chosen = await workerHoldingLeases(pool, db, Math.min(every.everyMs, 3_000));
+    if (chosen === null) return null;
+    const { id, held } = chosen;
     const atMs = Date.now();
     if (!pool.signal(id, "SIGSTOP")) return null;
     await new Promise((resolve) => setTimeout(resolve, forMs));
@@ -113,6 +113,28 @@ function repeat(every: Every, action: () => Promise<DisruptionRecord | null>): R
       paused = false;
     },
   };
+}
+
+/**
+ * A running worker that holds live leases, while another runs to take them over; looked for
+ * for up to `withinMs`, else null (try again next time). A frozen idle worker tests nothing:
+ * one halted by the revoked key, or between claims, holds no lease for anyone to take over.
+ */
+async function workerHoldingLeases(
+  pool: WorkerPool,
+  db: Db,
+  withinMs: number,
+): Promise<{ id: string; held: string[] } | null> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    const id = pool.randomReadyId(2);
+    if (id !== null) {
+      const held = await heldLeases(db, id);
+      if (held.length > 0) return { id, held };
+    }
+    if (Date.now() >= until) return null;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 /** The events whose unexpired lease `owner` holds. */

@@ -12,7 +12,7 @@ import {
   type RevokeWindow,
   scheduleRevoke,
 } from "./disruptions.ts";
-import { type StatusCounts, waitForDrain } from "./drain.ts";
+import { type StatusCounts, statusCounts, waitForDrain } from "./drain.ts";
 import { type BadBatch, type GoodIngest, sendBadBatches, sendGoodBatches } from "./ingest.ts";
 import type { ChaosOptions } from "./options.ts";
 import {
@@ -35,6 +35,16 @@ const STORM_DAYS = 40;
 const OPEN_TIMEOUT_MS = 90_000;
 /** How long the clock jump waits, at most, for an event that was sent and still waits. */
 const JUMP_WAIT_MS = 60_000;
+/**
+ * The jump comes early when fewer than this share of the phase's events are still pending.
+ * Events still pending after a send are what the jump is about, and they are the last ones left.
+ */
+const JUMP_QUEUE_SHARE = 0.25;
+/**
+ * Sent and still pending events the jump waits for: enough that some are surely still waiting
+ * when every worker is killed a moment later (an in-flight one may settle meanwhile).
+ */
+const JUMP_MIN_WAITING = 20;
 
 /** What every phase works with. */
 export interface PhaseContext {
@@ -118,14 +128,19 @@ export async function runMainPhase(ctx: PhaseContext): Promise<MainPhase> {
   const jumps: ClockJump[] = [];
   // The jump runs beside the phase; `over` stops it if the phase ends first (an error, Ctrl-C).
   let over = false;
-  const stopJump = new AbortController();
   let jumped = options.jumpAtMs <= 0;
   const jumping = (async () => {
     if (jumped) return;
-    const waited = await sleep(options.jumpAtMs, true, { signal: stopJump.signal }).catch(
-      () => false,
-    );
-    if (!waited || over || ctx.signal?.aborted) return;
+    // At jumpAtMs, or sooner once most of the phase is done: on a fast machine the phase can
+    // drain before jumpAtMs, and a jump over an empty queue tests nothing.
+    const due = Date.now() + options.jumpAtMs;
+    const finalBefore = finalCount(await statusCounts(db));
+    const enough = Math.floor((events.length + viaApi.length) * (1 - JUMP_QUEUE_SHARE));
+    while (Date.now() < due && !over && !ctx.signal?.aborted) {
+      if (finalCount(await statusCounts(db)) - finalBefore >= enough) break;
+      await sleep(Math.min(200, Math.max(0, due - Date.now())));
+    }
+    if (over || ctx.signal?.aborted) return;
     await waitForSentAndWaiting(db, JUMP_WAIT_MS, () => over);
     if (over) return;
     jumps.push(await jumpClock(ctx.pool, db, ctx.emulator, options.jumpHours * 3_600_000));
@@ -159,7 +174,6 @@ export async function runMainPhase(ctx: PhaseContext): Promise<MainPhase> {
     drained = await drain(ctx, "main", startMs, () => revocation.finished() && jumped);
   } finally {
     over = true;
-    stopJump.abort();
     await jumping;
   }
   return {
@@ -177,6 +191,11 @@ export async function runMainPhase(ctx: PhaseContext): Promise<MainPhase> {
   };
 }
 
+/** Events no longer pending. */
+function finalCount(c: StatusCounts): number {
+  return c.reported + c.failed + c.discarded;
+}
+
 /** Waits until some event was sent and waits (what a clock jump is about), or the time is up. */
 async function waitForSentAndWaiting(
   db: Db,
@@ -190,7 +209,7 @@ async function waitForSentAndWaiting(
       sql`select count(*)::int as n from usage_events
           where status = 'pending' and first_sent_at is not null`,
     );
-    if ((row?.n ?? 0) >= 5) return;
+    if ((row?.n ?? 0) >= JUMP_MIN_WAITING) return;
     await sleep(200);
   }
 }

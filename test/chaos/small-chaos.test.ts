@@ -24,8 +24,9 @@ describeOnPostgres("the chaos run, small", () => {
       revokeAtMs: 5_000,
       revokeForMs: 3_000,
       jumpAtMs: 14_000,
-      // Denser than the default, so a few rejections surely arrive while their event is pending.
-      asyncRate: 0.008,
+      // Denser than the default, so some rejections surely arrive while their event is pending:
+      // at 0.008 a quiet machine settled so fast that in one run of several none did.
+      asyncRate: 0.02,
       stormEvents: 300,
       wrongAccountEvents: 300,
       haltHoldMs: 3_000,
@@ -46,7 +47,8 @@ describeOnPostgres("the chaos run, small", () => {
     const missing = (Object.keys(SCENARIOS) as ScenarioName[]).filter(
       (s) => report.scenarios[s] === 0,
     );
-    expect(missing).toEqual([]);
+    // The jumps' figures say why a clock jump refused nothing (nothing sent was waiting?).
+    expect(missing, `scenarios at 0; jumps: ${JSON.stringify(report.jumps)}`).toEqual([]);
     expect(report.failures).toEqual([]);
     expect(report.invariants.events).toBe(4_000 + 500 + 300 + 300);
     expect(report.freezes.takenOver).toBeGreaterThan(0);
