@@ -116,7 +116,7 @@ const SIZES: Record<Preset, Sizes> = {
   },
   // Every code path once, with sizes too small for any figure to mean a speed (test/bench).
   smoke: {
-    events: { meter_events: 200, meter_stream: 1_000, usage_records: 20 },
+    events: { meter_events: 200, meter_stream: 1_000, usage_records: 40 },
     customers: 20,
     baselineWindowS: 1,
     ingestBatches: 3,
@@ -190,7 +190,7 @@ Options (full default / --quick default):
   --v2-limit N             emulator live limit, v2 stream requests per second (10000)
   --customers N            customers the events are spread over (200)
   --worker-batch N         reporter batch size, METERLINE_BATCH_SIZE (100, the product default)
-  --worker-concurrency N   reporter requests in flight, METERLINE_CONCURRENCY (32, the default)
+  --worker-concurrency N   reporter requests in flight, METERLINE_CONCURRENCY (64, the default)
   --baseline-window S      seconds the naive worker is measured, per mode (${SIZES.full.baselineWindowS} / ${SIZES.quick.baselineWindowS})
   --baseline-tick S        the naive worker's cron period (10)
   --ingest-batches N       1,000-event requests per engine (${SIZES.full.ingestBatches} / ${SIZES.quick.ingestBatches})
@@ -302,7 +302,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     v2Limit: int("v2-limit", 10_000, 1),
     customers: int("customers", sizes.customers, 1),
     workerBatch: int("worker-batch", 100, 1),
-    workerConcurrency: int("worker-concurrency", 32, 1),
+    workerConcurrency: int("worker-concurrency", 64, 1),
     baselineWindowS: int("baseline-window", sizes.baselineWindowS, 1),
     baselineTickS: int("baseline-tick", 10, 1),
     ingestBatches: int("ingest-batches", sizes.ingestBatches, 1),

@@ -32,7 +32,7 @@ const envSchema = z.object({
   METERLINE_WORKER: bool.default(true),
   METERLINE_WORKER_ID: z.string().min(1).optional(),
   METERLINE_BATCH_SIZE: int(1, 1000).default(100),
-  METERLINE_CONCURRENCY: int(1, 1000).default(32),
+  METERLINE_CONCURRENCY: int(1, 1000).default(64),
   METERLINE_POLL_MS: int(10).default(500),
   METERLINE_LEASE_MS: int(1000).default(15_000),
   METERLINE_MAX_ATTEMPTS: int(1, 1000).default(12),
@@ -48,6 +48,8 @@ const envSchema = z.object({
   METERLINE_SYSTEMIC_CUSTOMERS: int(2, 10_000).default(5),
   METERLINE_SYSTEMIC_WINDOW_MS: int(1000).default(60_000),
   METERLINE_RATE_LIMIT: int(1, 100_000).optional(),
+  METERLINE_SETTLE_LINGER_MS: int(0, 1000).default(5),
+  METERLINE_STREAM_DEPTH: int(1, 100).default(16),
   METERLINE_MAX_FUTURE_MINUTES: int(1, 7 * 24 * 60).default(60),
 });
 
@@ -97,6 +99,10 @@ export interface Config {
     systemicWindowMs: number;
     /** The account's Stripe requests per second, shared by the live workers; null: by the key's mode (reporter/limiter.ts). */
     rateLimit: number | null;
+    /** How long a settle waits for others to share its statement (never over a tenth of the lease). */
+    settleLingerMs: number;
+    /** v2 stream: how many full requests' worth of events (100 each) a worker holds, to keep that many in flight. */
+    streamDepth: number;
   };
 }
 
@@ -155,6 +161,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       systemicCustomers: e.METERLINE_SYSTEMIC_CUSTOMERS,
       systemicWindowMs: e.METERLINE_SYSTEMIC_WINDOW_MS,
       rateLimit: e.METERLINE_RATE_LIMIT ?? null,
+      settleLingerMs: e.METERLINE_SETTLE_LINGER_MS,
+      streamDepth: e.METERLINE_STREAM_DEPTH,
     },
   };
 }

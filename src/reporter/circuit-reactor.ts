@@ -5,9 +5,10 @@ import { haltReason, haltWait, takeBackSystemic } from "./circuit-actions.ts";
 import type { CircuitGate } from "./circuit-gate.ts";
 import type { Outcome } from "./classify.ts";
 import type { Verdict } from "./judge.ts";
-import type { AimdLimiter } from "./limiter.ts";
 import type { ReporterLogger } from "./logger.ts";
+import type { SendLimits } from "./send-limits.ts";
 import type { SettleBuffer } from "./settle-buffer.ts";
+import type { UsageSink } from "./sinks/port.ts";
 import type { ThrottlePause } from "./throttle-pause.ts";
 
 /** What the reactor needs from its worker. */
@@ -18,7 +19,8 @@ export interface ReactorDeps {
   gate: CircuitGate;
   buffer: SettleBuffer;
   logger: ReporterLogger;
-  limiter: AimdLimiter | null | undefined;
+  /** The rate limits requests are sent under (send-limits.ts). */
+  limits: SendLimits;
   pause: ThrottlePause;
   /** A circuit this worker just opened: stop sending, give back what is queued (wait reason). */
   halted(waitReason: WaitReason | undefined): void;
@@ -35,7 +37,8 @@ export interface ReactorDeps {
 export class CircuitReactor {
   constructor(private readonly d: ReactorDeps) {}
 
-  async react(verdict: Verdict, probe: boolean): Promise<void> {
+  /** Reacts to the verdict of one request sent through `sink`. */
+  async react(verdict: Verdict, probe: boolean, sink: UsageSink): Promise<void> {
     const { outcome } = verdict;
     const { gate } = this.d;
     if (outcome.kind === "halt") {
@@ -46,9 +49,16 @@ export class CircuitReactor {
       await gate.close(outcome.rule);
       this.d.resumed();
     }
-    // A 429 halves the shared limiter's rate, and pauses this worker (more on every one in a row).
-    if (outcome.kind === "throttled") this.d.limiter?.throttled(Date.now());
-    this.d.pause.record(outcome.kind === "throttled", outcome.rule);
+    // A 429 under a rate limit lowers that limit's rate and empties its bucket: that is the
+    // backoff, for every request of the worker at once. A worker-wide pause on top (up to 2 s
+    // after one 429) would cost more than the window that said no. Without a limit (an
+    // emulator) the pause is the backoff, longer on every one in a row.
+    const throttled = outcome.kind === "throttled";
+    if (throttled && this.d.limits.limited) {
+      this.d.limits.throttled(sink, Date.now());
+      return;
+    }
+    this.d.pause.record(throttled, outcome.rule);
   }
 
   /** Opens the circuit of `scope` for every worker; a systemic one also takes back its dead letters. */

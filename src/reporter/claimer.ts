@@ -37,6 +37,8 @@ export class Claimer {
   /** Leases up to `limit` due events (suspects only, when asked) and holds them. */
   async claim(limit: number, suspects = false): Promise<ClaimedEvent[]> {
     const { db, owner, settings, held } = this.d;
+    // Before the statement: the lease it sets runs from no earlier than this.
+    const at = Date.now();
     const { events, dbNow } = await claim(db, {
       owner,
       leaseMs: settings.leaseMs,
@@ -44,7 +46,7 @@ export class Claimer {
       suspects,
     });
     if (dbNow) this.clockOffsetMs = dbNow.getTime() - Date.now();
-    for (const e of events) held.hold(e);
+    for (const e of events) held.hold(e, at);
     return events;
   }
 

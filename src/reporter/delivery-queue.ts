@@ -48,11 +48,15 @@ export class DeliveryQueue {
     this.batchedCount++;
   }
 
-  /** The next request to make, its keys now marked in flight; undefined when nothing is free. */
-  take(): SendUnit | undefined {
+  /**
+   * The next request to make, its keys now marked in flight; undefined when nothing is free.
+   * `mayLeave(sink)` says whether a request through that sink may leave now (its rate limit):
+   * requests of a sink that may not wait in the queue, and the others go past them.
+   */
+  take(mayLeave?: (sink: SendItem["sink"]) => boolean): SendUnit | undefined {
     this.batchTurn = !this.batchTurn;
-    const first = this.batchTurn ? this.takeBatch() : this.takeSingle();
-    return first ?? (this.batchTurn ? this.takeSingle() : this.takeBatch());
+    const first = this.batchTurn ? this.takeBatch(mayLeave) : this.takeSingle(mayLeave);
+    return first ?? (this.batchTurn ? this.takeSingle(mayLeave) : this.takeBatch(mayLeave));
   }
 
   /** The request of `unit` finished: its keys' next events may go. */
@@ -76,12 +80,12 @@ export class DeliveryQueue {
     return all;
   }
 
-  private takeSingle(): SendUnit | undefined {
-    const item = this.single.take();
+  private takeSingle(mayLeave?: (sink: SendItem["sink"]) => boolean): SendUnit | undefined {
+    const item = this.single.take(mayLeave && ((i) => mayLeave(i.sink)));
     return item ? { items: [item], keys: [item.key] } : undefined;
   }
 
-  private takeBatch(): SendUnit | undefined {
+  private takeBatch(mayLeave?: (sink: SendItem["sink"]) => boolean): SendUnit | undefined {
     const items: SendItem[] = [];
     const keys: string[] = [];
     let sink: SendItem["sink"] | null = null;
@@ -96,6 +100,7 @@ export class DeliveryQueue {
       // One request goes to one sink; a key whose events need another sink waits its turn.
       if (sink !== null && head.sink !== sink) continue;
       if (sink === null) {
+        if (mayLeave && !mayLeave(head.sink)) continue;
         sink = head.sink;
         limit = head.sink.maxBatch ?? 1;
       }

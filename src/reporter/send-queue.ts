@@ -30,14 +30,22 @@ export class SendQueue<T extends Keyed> {
     this.count++;
   }
 
-  /** The next event whose key is free, now marked in flight; undefined when none. */
-  take(): T | undefined {
+  /**
+   * The next event whose key is free (and that `accept` lets go now: a rate limit may hold
+   * some back, their keys keep their turn), now marked in flight; undefined when none.
+   */
+  take(accept?: (item: T) => boolean): T | undefined {
     for (const key of this.ready) {
-      this.ready.delete(key);
       const queue = this.byKey.get(key);
-      const item = queue?.shift();
-      if (!item) continue;
-      if (queue?.length === 0) this.byKey.delete(key);
+      const item = queue?.[0];
+      if (!queue || !item) {
+        this.ready.delete(key);
+        continue;
+      }
+      if (accept && !accept(item)) continue;
+      this.ready.delete(key);
+      queue.shift();
+      if (queue.length === 0) this.byKey.delete(key);
       this.busy.add(key);
       this.count--;
       return item;

@@ -8,8 +8,10 @@ interface Waiter {
 
 /**
  * Writes first_sent_at before requests leave (outbox/mark-sent.ts), coalescing: the marks asked
- * for while one statement runs go out together in the next, so under load one round trip covers
- * many requests, and when idle a mark is written at once. Only an event's first send needs one.
+ * for in the same turn of the event loop (the requests one dispatch starts) go out in one
+ * statement, and those asked for while it runs go together in the next, so under load one round
+ * trip covers many requests, and when idle a mark is written at once. Only an event's first send
+ * needs one.
  */
 export class SentMarker {
   private refs: SendRef[] = [];
@@ -26,12 +28,14 @@ export class SentMarker {
     return new Promise((resolve, reject) => {
       this.refs.push(...refs);
       this.waiters.push({ resolve, reject });
-      if (!this.running) void this.run();
+      if (this.running) return;
+      this.running = true;
+      // After this turn: every request started with this one shares its statement.
+      setImmediate(() => void this.run());
     });
   }
 
   private async run(): Promise<void> {
-    this.running = true;
     while (this.waiters.length > 0) {
       const refs = this.refs;
       const waiters = this.waiters;

@@ -3,6 +3,14 @@ import { coerceError } from "../lib/errors.ts";
 import { type SettleRow, settle } from "../outbox/settle.ts";
 import type { ReporterLogger } from "./logger.ts";
 
+/** What a settle buffer may be told besides where to write. */
+export interface SettleBufferOptions {
+  /** How long a row may wait for others before its statement runs (settleLingerMs); 0: none. */
+  lingerMs?: number;
+  /** Called with every row as it is queued: its event's outcome is decided, only unwritten. */
+  onQueued?: (row: SettleRow) => void;
+}
+
 /** How many settlements one statement writes at most. */
 const MAX_BATCH = 500;
 
@@ -25,11 +33,22 @@ export function isDataError(err: unknown): boolean {
 }
 
 /**
- * Collects settlements and writes them in batches: while one statement runs, the next batch
- * accumulates, so under load each statement settles many events, and when idle one event
- * settles at once. A write that failed because the database is away is retried as it is (the
- * leases still hold the events); when the worker is stopping it is given up after one retry:
- * the leases expire and the events are sent again, which the identifier makes harmless.
+ * How long a settle may wait for others to share its statement: the configured linger, never
+ * more than a tenth of the lease. A held event's lease is renewed every third of it (heartbeat),
+ * so a row lingering that long still has most of its lease left when it is written.
+ */
+export function settleLingerMs(settings: { settleLingerMs: number; leaseMs: number }): number {
+  return Math.max(0, Math.min(settings.settleLingerMs, Math.floor(settings.leaseMs / 10)));
+}
+
+/**
+ * Collects settlements and writes them in batches: a row lingers up to `lingerMs` for others to
+ * join it (each statement is a commit, an fsync, whatever it holds), and while one statement
+ * runs the next batch accumulates, so under load each statement settles many events. A full
+ * batch, flush() and a stopping worker do not wait. A write that failed because the database
+ * is away is retried as it is (the leases still hold the events); when the worker is stopping
+ * it is given up after one retry: the leases expire and the events are sent again, which the
+ * identifier makes harmless.
  * A write that failed on its data is split in halves until the row at fault is alone, and that
  * row is given up after a few tries: one bad row never holds back the others.
  */
@@ -41,6 +60,12 @@ export class SettleBuffer {
   private readonly splits: number[] = [];
   private flushing: Promise<void> | null = null;
   private stopping = false;
+  /** When the oldest row now queued was pushed: the linger counts from it. */
+  private oldestAt = 0;
+  /** flush() calls under way: nothing lingers meanwhile. */
+  private urgent = 0;
+  /** Ends the current linger early (a full batch, a flush). */
+  private wake: (() => void) | null = null;
 
   constructor(
     private readonly db: Db,
@@ -49,7 +74,12 @@ export class SettleBuffer {
     private readonly retryMs: number,
     /** Called with every row once written (or given up): the worker forgets the lease. */
     private readonly onDone: (row: SettleRow, settled: boolean) => void,
-  ) {}
+    private readonly options: SettleBufferOptions = {},
+  ) {
+    this.lingerMs = options.lingerMs ?? 0;
+  }
+
+  private readonly lingerMs: number;
 
   /** Rows waiting to be written, and whether a write is running. */
   get busy(): boolean {
@@ -58,7 +88,10 @@ export class SettleBuffer {
 
   /** Queues a settlement and starts a write if none is running. */
   push(row: SettleRow): void {
+    this.options.onQueued?.(row);
+    if (this.queue.length === 0) this.oldestAt = Date.now();
     this.queue.push(row);
+    if (this.queue.length >= MAX_BATCH) this.wake?.();
     this.flushing ??= this.run().finally(() => {
       this.flushing = null;
     });
@@ -67,12 +100,36 @@ export class SettleBuffer {
   /** Resolves when everything queued so far is written (or given up, when stopping). */
   async flush(stopping = false): Promise<void> {
     this.stopping ||= stopping;
-    while (this.flushing) await this.flushing;
+    this.urgent++;
+    this.wake?.();
+    try {
+      while (this.flushing) await this.flushing;
+    } finally {
+      this.urgent--;
+    }
+  }
+
+  /** Waits until the oldest queued row has lingered `lingerMs`, unless it must go now. */
+  private async linger(): Promise<void> {
+    const wait = this.oldestAt + this.lingerMs - Date.now();
+    if (wait <= 0 || this.urgent > 0 || this.stopping) return;
+    // A split batch isolates a bad row: it goes as it is, at once.
+    if (this.splits.length > 0 || this.queue.length >= MAX_BATCH) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, wait);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = null;
   }
 
   private async run(): Promise<void> {
     let failures = 0;
     while (this.queue.length > 0) {
+      await this.linger();
       const batch = this.queue.splice(0, this.splits.shift() ?? MAX_BATCH);
       try {
         const settled = await settle(this.db, this.owner, batch);

@@ -7,17 +7,19 @@ import type { SendItem } from "./admit.ts";
 import { haltWait, probeTurn } from "./circuit-actions.ts";
 import { CircuitGate } from "./circuit-gate.ts";
 import { CircuitReactor } from "./circuit-reactor.ts";
+import { claimSize } from "./claim-size.ts";
 import { Claimer } from "./claimer.ts";
 import type { Outcome } from "./classify.ts";
-import { DeliveryQueue } from "./delivery-queue.ts";
+import { DeliveryQueue, isBatched } from "./delivery-queue.ts";
+import { Dispatcher } from "./dispatcher.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { HeldLeases } from "./held-leases.ts";
 import { Judge } from "./judge.ts";
-import { waitForToken } from "./limiter.ts";
 import type { Reporter, ReporterDeps } from "./reporter-types.ts";
 import { type RequestContext, runRequest } from "./request.ts";
+import { SendLimits } from "./send-limits.ts";
 import { SentMarker } from "./sent-marker.ts";
-import { SettleBuffer } from "./settle-buffer.ts";
+import { SettleBuffer, settleLingerMs } from "./settle-buffer.ts";
 import { idleWithin, Signal } from "./signal.ts";
 import { SuspectWatch, takeSuspect } from "./suspects.ts";
 import { createSystemicDetector } from "./systemic-detector.ts";
@@ -39,20 +41,28 @@ export function startReporter(deps: ReporterDeps): Reporter {
   /** Every event whose lease we hold: queued, in flight, or waiting for its settle write. */
   const held = new HeldLeases();
   const queue = new DeliveryQueue();
-  const buffer = new SettleBuffer(db, owner, logger, settings.pollMs, (row) => {
-    held.forget(row);
-    progress.fire();
-  });
+  const buffer = new SettleBuffer(
+    db,
+    owner,
+    logger,
+    settings.pollMs,
+    (row) => {
+      held.forget(row);
+      progress.fire();
+    },
+    { lingerMs: settleLingerMs(settings), onQueued: (row) => held.markSettling(row) },
+  );
   const marker = new SentMarker(db, owner);
   /** Fired on stop and halt: interrupts every sleep. */
   const interrupt = new Signal();
   /** Fired when a send or a settle finishes: there may be room to claim. */
   const progress = new Signal();
-  let active = 0;
   let stopping = false;
   /** The shared circuits (reporter_circuits): whether any worker may send. */
   const gate = new CircuitGate(db, owner, settings.haltProbeMs, settings.pollMs, logger);
   const judge = new Judge(settings, systemic, random);
+  /** Whether the last claim went to the stream: then claims are whole requests' worth. */
+  let streaming = false;
   /** A suspect event being sent alone (claim.ts): nothing else is claimed meanwhile. */
   let suspect: string | null = null;
   /** Set when stop() spent its budget: answers that still arrive are not written. */
@@ -69,9 +79,13 @@ export function startReporter(deps: ReporterDeps): Reporter {
   /** Sends one request (one event, or a stream batch) and settles each of its events. Never throws. */
   async function send(items: SendItem[], probe: boolean): Promise<Outcome | null> {
     const verdict = await runRequest(request, items);
-    if (verdict) await reactor.react(verdict, probe);
+    const sink = items[0]?.sink;
+    if (verdict && sink) await reactor.react(verdict, probe, sink);
     return verdict?.outcome ?? null;
   }
+
+  /** The account's rate limit and the endpoints' own, shared by this worker's requests. */
+  const limits = new SendLimits(deps.limiter);
 
   const request: RequestContext = {
     db,
@@ -93,7 +107,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     gate,
     buffer,
     logger,
-    limiter: deps.limiter,
+    limits,
     pause,
     halted(waitReason) {
       interrupt.fire();
@@ -106,6 +120,19 @@ export function startReporter(deps: ReporterDeps): Reporter {
     },
   });
 
+  const dispatcher = new Dispatcher({
+    queue,
+    limits,
+    pause,
+    concurrency: settings.concurrency,
+    open: () => !stopping && !gate.halted,
+    send: (unit) => send(unit.items, false),
+    finished: () => progress.fire(),
+    logger,
+  });
+  /** Starts sends while there is room (dispatcher.ts). */
+  const dispatch = () => dispatcher.run();
+
   async function giveBack(items: SendItem[], waitReason?: WaitReason): Promise<void> {
     if (items.length === 0) return;
     const refs = items.map((i) => i.event);
@@ -117,28 +144,6 @@ export function startReporter(deps: ReporterDeps): Reporter {
     }
     for (const e of refs) held.forget(e);
     progress.fire();
-  }
-
-  /** Starts sends while there is room: `concurrency` in flight, one per key, none when halted. */
-  function dispatch(): void {
-    while (!stopping && !gate.halted && active < settings.concurrency) {
-      if (pause.holds(dispatch)) return;
-      const unit = queue.take();
-      if (!unit) return;
-      active++;
-      // The shared limiter's token first: the unit's keys stay in flight meanwhile.
-      void waitForToken(deps.limiter)
-        .then(async () => {
-          if (stopping || gate.halted) await giveBack(unit.items, haltWait(gate.halted));
-          else await send(unit.items, false);
-        })
-        .finally(() => {
-          active--;
-          queue.done(unit);
-          progress.fire();
-          dispatch();
-        });
-    }
   }
 
   /** While halted: one probe turn per poll (circuit-actions.ts). */
@@ -195,22 +200,24 @@ export function startReporter(deps: ReporterDeps): Reporter {
         if (taken === "dead") continue;
         if (taken) {
           suspect = taken.id;
-          for (const item of await prepare([taken])) queue.push(item);
+          for (const item of await prepare([taken])) enqueue(item);
           dispatch();
           continue;
         }
-        const room = settings.batchSize - held.size;
-        // Claim in batches: wait until half a batch has room rather than claim one at a time.
-        if (held.size > 0 && room < Math.ceil(settings.batchSize / 2)) {
+        // One-event requests hold a batch; the stream several requests' worth; either claims in
+        // batches, not one at a time (claim-size.ts).
+        const room = claimSize(held.unsettled(), settings, streaming);
+        if (room === 0) {
           await Promise.race([progress.wait(settings.pollMs), interrupt.wait(settings.pollMs)]);
           continue;
         }
         const events = await claimBatch(room);
         if (events.length > 0) {
           const items = await prepare(events);
+          streaming = items.length > 0 && items.every(isBatched);
           // A halt that came in meanwhile: these go back at once, like the rest of the queue.
           if (gate.halted) await giveBack(items, haltWait(gate.halted));
-          else for (const item of items) queue.push(item);
+          else for (const item of items) enqueue(item);
           dispatch();
         }
         if (events.length < room) {
@@ -225,21 +232,27 @@ export function startReporter(deps: ReporterDeps): Reporter {
     }
   }
 
+  /** Queues an item to send; a stream event is held apart (claim-size.ts). */
+  function enqueue(item: SendItem): void {
+    if (isBatched(item)) held.markBatched(item.event.id);
+    queue.push(item);
+  }
+
   function notifyDrained(): void {
     const waiters = drainWaiters;
     drainWaiters = [];
     for (const w of waiters) w();
   }
 
-  const stopHeartbeat = startHeartbeat(db, owner, settings.leaseMs, () => held.ids(), logger);
+  const stopHeartbeat = startHeartbeat(db, owner, settings.leaseMs, held, logger);
   // The worker's own liveness (workers table): /readyz, /v1/workers and trace read it.
   const registry = startWorkerRegistry({
     db,
     id: owner,
     leaseMs: settings.leaseMs,
-    inFlight: () => active,
+    inFlight: () => dispatcher.inFlight,
     logger,
-    onLiveWorkers: (n) => deps.limiter?.setShare(n),
+    onLiveWorkers: (n) => limits.setShare(n),
   });
 
   logger.info({ worker: owner, batchSize: settings.batchSize }, "reporter started");
@@ -255,14 +268,18 @@ export function startReporter(deps: ReporterDeps): Reporter {
         interrupt.fire();
         await running;
         pause.clear();
+        dispatcher.stop();
         // Never sent: give them back at once, so another worker need not wait for the lease.
         await giveBack(queue.drain());
         // In-flight sends get the budget; then they are abandoned: their leases expire and
         // another worker resends them, which their identifier makes harmless.
         const budget = settings.shutdownBudgetMs;
-        if (!(await idleWithin(progress, () => active > 0, budget, settings.pollMs))) {
+        if (!(await idleWithin(progress, () => dispatcher.inFlight > 0, budget, settings.pollMs))) {
           abandoned = true;
-          logger.warn({ inFlight: active }, "shutdown budget spent: abandoning in-flight sends");
+          logger.warn(
+            { inFlight: dispatcher.inFlight },
+            "shutdown budget spent: abandoning in-flight sends",
+          );
         }
         await buffer.flush(true);
         stopHeartbeat();

@@ -2,17 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { SendItem } from "../../src/reporter/admit.ts";
 import { DeliveryQueue } from "../../src/reporter/delivery-queue.ts";
 import type { UsageSink } from "../../src/reporter/sinks/port.ts";
-import { event } from "./fixtures.ts";
+import { event, okSink } from "./fixtures.ts";
 
-const ok = async () => ({ kind: "ok", status: 200, requestId: null }) as const;
-const single: UsageSink = { mode: "meter_events", dedup: "identifier", send: ok };
-const stream: UsageSink = {
+const single = okSink({ mode: "meter_events" });
+const stream = okSink({
   mode: "meter_stream",
-  dedup: "identifier",
   maxBatch: 3,
-  send: ok,
-  sendBatch: ok,
-};
+  sendBatch: async () => ({ kind: "ok", status: 200, requestId: null }) as const,
+});
 
 let n = 0;
 function item(key: string, sink: UsageSink): SendItem {
@@ -86,5 +83,26 @@ describe("DeliveryQueue", () => {
     q.push(item("y", stream));
     expect(q.drain()).toHaveLength(2);
     expect(q.size).toBe(0);
+  });
+
+  it("a request whose sink may not leave yet (its rate limit) is passed over; its key keeps its turn", () => {
+    const limited: UsageSink = { ...single, mode: "usage_records" };
+    const q = new DeliveryQueue();
+    const held = item("a", limited);
+    const free = item("b", single);
+    q.push(held);
+    q.push(free);
+    const notLimited = (sink: UsageSink) => sink !== limited;
+    expect(ids(q.take(notLimited)?.items)).toEqual([free.event.id]);
+    expect(q.take(notLimited)).toBeUndefined();
+    expect(q.size).toBe(1);
+    expect(ids(q.take(() => true)?.items)).toEqual([held.event.id]);
+  });
+
+  it("a batch sink that may not leave yet is passed over too", () => {
+    const q = new DeliveryQueue();
+    q.push(item("a", stream));
+    expect(q.take(() => false)).toBeUndefined();
+    expect(q.take(() => true)?.items).toHaveLength(1);
   });
 });

@@ -3,6 +3,7 @@ import type { Customer } from "../../src/db/schema/customers.ts";
 import type { Meter } from "../../src/db/schema/meters.ts";
 import type { ClaimedEvent } from "../../src/outbox/claim.ts";
 import type { SettleRow } from "../../src/outbox/settle.ts";
+import type { UsageSink } from "../../src/reporter/sinks/port.ts";
 
 /** The default worker settings: the unit tests check the product's real defaults. */
 export const settings = defaultConfig().worker;
@@ -87,4 +88,10 @@ export function delivered(e: { id: string; attempts: number; claims: number }): 
       startedAt,
     },
   };
+}
+
+/** A sink that answers every request 200 and calls nobody: for the pure queue and limit rules. */
+export function okSink(overrides: Partial<UsageSink> & Pick<UsageSink, "mode">): UsageSink {
+  const ok = async () => ({ kind: "ok", status: 200, requestId: null }) as const;
+  return { dedup: "identifier", send: ok, ...overrides };
 }

@@ -1,8 +1,9 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import type { Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
 import { claim } from "../../src/outbox/claim.ts";
-import { SettleBuffer } from "../../src/reporter/settle-buffer.ts";
+import { SettleBuffer, settleLingerMs } from "../../src/reporter/settle-buffer.ts";
 import { backends, freshDatabase } from "../support/db.ts";
 import { delivered } from "./fixtures.ts";
 import { memoryLogger } from "./harness.ts";
@@ -54,5 +55,65 @@ describe.each(backends)("the settle buffer, on %s", (kind) => {
     } finally {
       await database.close();
     }
+  });
+
+  it("settles that come within the linger share one statement; flush() does not wait for it", async () => {
+    const database = await freshDatabase(kind);
+    try {
+      const { db } = database;
+      await insertEvents(
+        db,
+        Array.from({ length: 10 }, (_, i) => ({
+          id: `l-${i}`,
+          customerKey: "acme",
+          eventName: "api_calls",
+          value: 1,
+          occurredAt: new Date(Date.now() - 60_000),
+        })),
+      );
+      const { events } = await claim(db, { owner: "w", leaseMs: 60_000, limit: 10 });
+      // Every statement the buffer runs goes through execute: count them.
+      let statements = 0;
+      const counting = new Proxy(db, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (prop !== "execute" || typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            statements++;
+            return value.apply(target, args);
+          };
+        },
+      }) as Db;
+      const done = new Set<string>();
+      const onDone = (row: { id: string }) => done.add(row.id);
+      const lingering = new SettleBuffer(counting, "w", memoryLogger(), 20, onDone, {
+        lingerMs: 1_000,
+      });
+      for (const e of events.slice(0, 8)) {
+        lingering.push(delivered(e));
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await waitFor("the lingering batch to be written", async () => done.size === 8, 20_000);
+      expect(statements).toBe(1);
+
+      // A flush (a usage record's verification, a stop) writes at once, whatever the linger.
+      const patient = new SettleBuffer(counting, "w", memoryLogger(), 20, onDone, {
+        lingerMs: 60_000,
+      });
+      for (const e of events.slice(8)) patient.push(delivered(e));
+      await patient.flush();
+      expect(done.size).toBe(10);
+      expect(statements).toBe(2);
+    } finally {
+      await database.close();
+    }
+  });
+});
+
+describe("how long a settle lingers", () => {
+  it("the configured few ms, never more than a tenth of the lease (the heartbeat renews every third)", () => {
+    expect(settleLingerMs({ settleLingerMs: 5, leaseMs: 15_000 })).toBe(5);
+    expect(settleLingerMs({ settleLingerMs: 1_000, leaseMs: 1_500 })).toBe(150);
+    expect(settleLingerMs({ settleLingerMs: 0, leaseMs: 15_000 })).toBe(0);
   });
 });

@@ -64,6 +64,12 @@ export interface UsageSink {
   readonly mode: DeliveryMode;
   readonly dedup: DedupBy;
   /**
+   * Stripe's own limit on this sink's endpoint, requests per second, when it is below the
+   * account's (usage records: 25/s per endpoint in live mode); absent: only the account's.
+   * Applied only where the account is limited (reporter/send-limits.ts).
+   */
+  readonly requestsPerSec?: number;
+  /**
    * Idempotency-key sinks: Stripe's total for the period holding the event, to tell whether a
    * stored 5xx was applied; `missing` (Stripe's message) when Stripe has no such subscription
    * item; null when Stripe could not be asked (then retry and ask again).

@@ -15,6 +15,13 @@ export const IDEMPOTENCY_KEY_MAX = 255;
 
 const PREFIX = "meterline-ur-";
 
+/**
+ * Stripe's limit on one endpoint, requests per second ("most endpoints 25/s", live mode): the
+ * usage records endpoint is one of them, well under the account's 100/s. Sent at the account's
+ * rate, most of them would come back 429.
+ */
+export const USAGE_RECORDS_RATE = 25;
+
 /** Options of the usage records adapter. */
 export interface UsageRecordsOptions {
   /** Override the pinned pre-basil API version. */
@@ -50,6 +57,7 @@ export function fromUsageRecords(stripe: Stripe, options: UsageRecordsOptions = 
   return {
     mode: "usage_records",
     dedup: "idempotency_key",
+    requestsPerSec: USAGE_RECORDS_RATE,
     async periodTotal(event: OutboundEvent): Promise<PeriodTotal | { missing: string } | null> {
       const item = event.subscriptionItemId;
       if (!item) return null;
