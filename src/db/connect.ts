@@ -3,6 +3,7 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
+import { startPgliteAnalyze } from "./pglite-analyze.ts";
 import { lockDataDir } from "./pglite-lock.ts";
 import * as schema from "./schema/index.ts";
 
@@ -38,12 +39,15 @@ async function fromPglite(dataDir: string | null): Promise<Database> {
     throw err;
   }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
+  // No autovacuum in PGlite: this process keeps the planner's statistics fresh (pglite-analyze.ts).
+  const stopAnalyze = startPgliteAnalyze(client);
   return {
     db,
     kind: "pglite",
     // One PGlite instance is one connection in one process: nothing else can race it.
     withAdvisoryLock: (_lockId, fn) => fn(db),
     async close() {
+      await stopAnalyze();
       await client.close();
       unlock();
     },
