@@ -76,6 +76,8 @@ export class AsyncFlusher {
     { event: ThinEventRecord; tries: number; dueMs: number }
   >();
   private flushes = 0;
+  /** A flush asked for by note() and not yet begun. */
+  private flushQueued = false;
   private stopped = false;
   private loop: Promise<void> | null = null;
   private running: Promise<void> = Promise.resolve();
@@ -92,10 +94,23 @@ export class AsyncFlusher {
   /** Feed it every logged request (RequestLog.onEntry). */
   note(entry: LoggedRequest): void {
     if (entry.account !== "main" || !entry.applied || entry.group === "usage_records") return;
+    let added = false;
     for (const s of entry.sent) {
       if (s.customer !== null && this.goneCustomers.has(s.customer) && !this.waiting.has(s.id)) {
         this.waiting.set(s.id, Date.now());
+        added = true;
       }
+    }
+    // An "at once" turn flushes now, not at the next tick: the answer has only just left, so
+    // the worker has not yet settled the event, and the rejection arrives while it is pending.
+    if (added && this.flushes % 2 === 0 && this.loop && !this.stopped && !this.flushQueued) {
+      this.flushQueued = true;
+      // A failure shows at the next tick's flush, which the loop awaits.
+      void this.flush()
+        .catch(() => 0)
+        .finally(() => {
+          this.flushQueued = false;
+        });
     }
   }
 
