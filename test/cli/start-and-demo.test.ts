@@ -3,26 +3,21 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { METERLINE_BIN, startEnv } from "../support/start-env.ts";
 
 // The quick start as a user runs it: `meterline start` on a fresh data folder, the curl command
 // it prints, then `meterline demo` against it. Real processes, real HTTP, the bundled emulator.
-const bin = join(import.meta.dirname, "../../bin/meterline.js");
 const dataDir = mkdtempSync(join(tmpdir(), "meterline-start-"));
-const env = {
-  ...process.env,
-  METERLINE_DATA_DIR: dataDir,
-  PORT: "0",
-  METERLINE_EMULATOR_PORT: "0",
-  LOG_LEVEL: "warn",
-  DATABASE_URL: "",
-  STRIPE_SECRET_KEY: "",
-};
+const env = startEnv(dataDir);
 
 let server: ChildProcess;
 let banner = "";
 
 beforeAll(async () => {
-  server = spawn(process.execPath, [bin, "start"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  server = spawn(process.execPath, [METERLINE_BIN, "start"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   server.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
   await new Promise<void>((resolve, reject) => {
     server.stdout?.on("data", (d: Buffer) => {
@@ -44,7 +39,7 @@ afterAll(async () => {
 
 /** Runs `meterline demo` with these flags against the running start; its exit code and output. */
 async function runDemo(flags: string[]): Promise<{ code: unknown; out: string }> {
-  const demo = spawn(process.execPath, [bin, "demo", ...flags], {
+  const demo = spawn(process.execPath, [METERLINE_BIN, "demo", ...flags], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -96,7 +91,7 @@ describe("meterline start", () => {
   it("the demo reports healthy events, dead-letters its poison pills with reasons, and the ledger matches", async () => {
     const demo = spawn(
       process.execPath,
-      [bin, "demo", "--duration", "3", "--rate", "60", "--customers", "5"],
+      [METERLINE_BIN, "demo", "--duration", "3", "--rate", "60", "--customers", "5"],
       {
         env,
         stdio: ["ignore", "pipe", "pipe"],
@@ -146,7 +141,7 @@ describe("meterline start", () => {
   );
 
   it("a second process cannot open the same embedded database, and says why", async () => {
-    const keys = spawn(process.execPath, [bin, "keys", "list"], {
+    const keys = spawn(process.execPath, [METERLINE_BIN, "keys", "list"], {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -3,29 +3,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { METERLINE_BIN, startEnv } from "../support/start-env.ts";
 
 // The defect: METERLINE_WORKER=false was parsed and ignored by `start`, which always ran a
 // reporter worker. Now `start` runs the API and the bundled emulator only.
-const bin = join(import.meta.dirname, "../../bin/meterline.js");
 const dataDir = mkdtempSync(join(tmpdir(), "meterline-no-worker-"));
 const POLL_MS = 50;
-const env = {
-  ...process.env,
-  METERLINE_DATA_DIR: dataDir,
-  PORT: "0",
-  METERLINE_EMULATOR_PORT: "0",
-  LOG_LEVEL: "warn",
-  DATABASE_URL: "",
-  STRIPE_SECRET_KEY: "",
-  METERLINE_WORKER: "false",
-  METERLINE_POLL_MS: String(POLL_MS),
-};
+const env = startEnv(dataDir, { METERLINE_WORKER: "false", METERLINE_POLL_MS: String(POLL_MS) });
 
 let server: ChildProcess;
 let banner = "";
 
 beforeAll(async () => {
-  server = spawn(process.execPath, [bin, "start"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  server = spawn(process.execPath, [METERLINE_BIN, "start"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   server.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
   await new Promise<void>((resolve, reject) => {
     server.stdout?.on("data", (d: Buffer) => {

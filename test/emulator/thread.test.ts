@@ -6,6 +6,7 @@ import { join } from "node:path";
 import Stripe from "stripe";
 import { afterEach, describe, expect, it } from "vitest";
 import { startEmulator, startEmulatorThread } from "../../src/emulator/index.ts";
+import { METERLINE_BIN, startEnv } from "../support/start-env.ts";
 import { clientFor } from "./helpers.ts";
 
 // The emulator on a thread of its own, as `meterline start` runs it (src/emulator/thread/).
@@ -89,18 +90,8 @@ describe("meterline start", () => {
 
   it("runs the emulator on its own thread: it answers, and SIGTERM stops everything with its state written", async () => {
     const dataDir = await tempDir();
-    const bin = join(import.meta.dirname, "../../bin/meterline.js");
-    const env = {
-      ...process.env,
-      METERLINE_DATA_DIR: dataDir,
-      PORT: "0",
-      METERLINE_EMULATOR_PORT: "0",
-      LOG_LEVEL: "warn",
-      DATABASE_URL: "",
-      STRIPE_SECRET_KEY: "",
-      METERLINE_WORKER: "false",
-    };
-    const started = spawn(process.execPath, [bin, "start"], {
+    const env = startEnv(dataDir, { METERLINE_WORKER: "false" });
+    const started = spawn(process.execPath, [METERLINE_BIN, "start"], {
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });
