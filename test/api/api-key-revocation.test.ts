@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Database, openDatabase } from "../../src/db/connect.ts";
@@ -7,6 +6,7 @@ import { sqlClient } from "../../src/db/sql-client.ts";
 import { API_KEY_CACHE_TTL_MS, openApiKeyCache } from "../../src/http/api-key-cache.ts";
 import { createApiKey, revokeApiKey } from "../../src/ops/api-keys.ts";
 import { describeOnPostgres } from "../support/db.ts";
+import { waitFor } from "../support/wait.ts";
 import { startApi, type TestApi } from "./harness.ts";
 
 /**
@@ -32,27 +32,16 @@ describeOnPostgres("API key revocation across connections", () => {
   const status = async (secret: string) =>
     (await api.app.inject({ method: "GET", url: "/v1/meters", headers: as(secret) })).statusCode;
 
-  /** Polls `check` until it is true or `withinMs` passed; returns whether it became true. */
-  async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<boolean> {
-    const until = Date.now() + withinMs;
-    do {
-      if (await check()) return true;
-      await sleep(20);
-    } while (Date.now() < until);
-    return check();
-  }
-
   it("the API refuses a key another process revoked, within the cache's bound", async () => {
     const key = await createApiKey(other.db, { name: "elsewhere", role: "admin" });
     expect(await status(key.secret)).toBe(200);
     expect(await status(key.secret)).toBe(200);
     await revokeApiKey(other.db, key.id);
-    expect(
-      await eventually(
-        async () => (await status(key.secret)) === 401,
-        API_KEY_CACHE_TTL_MS + 1_000,
-      ),
-    ).toBe(true);
+    await waitFor(
+      "the revoked key refused (401)",
+      async () => (await status(key.secret)) === 401,
+      API_KEY_CACHE_TTL_MS + 1_000,
+    );
   });
 
   it("the revocation arrives by NOTIFY: a cache whose TTL is a minute hears it", async () => {
@@ -62,8 +51,10 @@ describeOnPostgres("API key revocation across connections", () => {
       expect((await cache.verify(key.secret))?.id).toBe(key.id);
       await revokeApiKey(other.db, key.id);
       // Only the notification can make it null before the minute is out.
-      expect(await eventually(async () => (await cache.verify(key.secret)) === null, 10_000)).toBe(
-        true,
+      await waitFor(
+        "the revoked key refused",
+        async () => (await cache.verify(key.secret)) === null,
+        10_000,
       );
     } finally {
       await cache.close();
@@ -76,8 +67,10 @@ describeOnPostgres("API key revocation across connections", () => {
       const key = await createApiKey(other.db, { name: "by hand", role: "ingest" });
       expect((await cache.verify(key.secret))?.id).toBe(key.id);
       await other.db.execute(sql`update api_keys set revoked_at = now() where id = ${key.id}`);
-      expect(await eventually(async () => (await cache.verify(key.secret)) === null, 5_000)).toBe(
-        true,
+      await waitFor(
+        "the revoked key refused",
+        async () => (await cache.verify(key.secret)) === null,
+        5_000,
       );
     } finally {
       await cache.close();
@@ -104,16 +97,20 @@ describeOnPostgres("API key revocation across connections", () => {
             where datname = current_database() and query ilike 'listen meterline_api_keys%'`,
       );
       const oldPids = new Set(before.map((r) => r.pid));
-      expect(
-        await eventually(async () => {
+      await waitFor(
+        "every listener back on a new connection",
+        async () => {
           const now = await listeners();
           return now.length >= before.length && now.every((r) => !oldPids.has(r.pid));
-        }, 10_000),
-      ).toBe(true);
+        },
+        10_000,
+      );
       expect((await cache.verify(key.secret))?.id).toBe(key.id);
       await revokeApiKey(other.db, key.id);
-      expect(await eventually(async () => (await cache.verify(key.secret)) === null, 10_000)).toBe(
-        true,
+      await waitFor(
+        "the revoked key refused",
+        async () => (await cache.verify(key.secret)) === null,
+        10_000,
       );
     } finally {
       await cache.close();

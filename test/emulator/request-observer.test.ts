@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { UsageRequest } from "../../src/emulator/index.ts";
+import { waitFor } from "../support/wait.ts";
 import { meteredItem, PRE_BASIL } from "./conformance/legacy-support.ts";
 import { admin, setup } from "./helpers.ts";
 
@@ -29,15 +30,6 @@ async function abandonedUsageRecord(url: string, key: string, item: string): Pro
   );
 }
 
-/** Waits until the observer saw `n` requests. */
-async function seen(log: UsageRequest[], n: number): Promise<void> {
-  const until = Date.now() + 5_000;
-  while (log.length < n) {
-    if (Date.now() > until) throw new Error(`observer saw ${log.length} of ${n} requests`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 // The chaos run's request log reads what the emulator did from this observer. A client that
 // gives up closes the connection before the endpoint has run: the observer must report what
 // the endpoint then did, not the status a reply holds before anything is sent (200).
@@ -48,7 +40,7 @@ describe("the usage request observer, when the client gives up before the answer
     await admin(emu, "/_emulator/faults/usage_records", { latencyMs: LATENCY_MS });
 
     await abandonedUsageRecord(emu.url, emu.apiKey, "si_gone");
-    await seen(log, 1);
+    await waitFor("the observer to report the request", async () => log.length >= 1, 5_000);
 
     expect(log[0]).toMatchObject({ status: 404, applied: false, answered: false });
     expect(emu.ledger().usage_records).toEqual([]);
@@ -61,7 +53,7 @@ describe("the usage request observer, when the client gives up before the answer
     await admin(emu, "/_emulator/faults/usage_records", { latencyMs: LATENCY_MS });
 
     await abandonedUsageRecord(emu.url, emu.apiKey, item.id);
-    await seen(log, 1);
+    await waitFor("the observer to report the request", async () => log.length >= 1, 5_000);
 
     expect(log[0]).toMatchObject({ status: 200, applied: true, answered: false });
     expect(emu.ledger().usage_records).toHaveLength(1);
