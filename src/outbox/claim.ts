@@ -1,6 +1,6 @@
-import { and, asc, eq, inArray, isNull, lte, sql } from "drizzle-orm";
+import { and, eq, lte, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
-import { rows } from "../db/rows.ts";
+import { preparedRows } from "../db/prepared.ts";
 import { usageEvents } from "../db/schema/usage-events.ts";
 
 /**
@@ -104,8 +104,9 @@ async function claimRescues(
   limit: number,
   suspects: boolean,
 ): Promise<ClaimedRow[]> {
-  const found = await rows<Record<string, unknown> & ClaimedRow>(
+  const found = await preparedRows<Record<string, unknown> & ClaimedRow>(
     db,
+    suspects ? "meterline_claim_rescues_suspects" : "meterline_claim_rescues",
     sql`
     with lost as (
       select e.id, e.lease_owner, e.lease_expires_at
@@ -115,7 +116,7 @@ async function claimRescues(
          -- lease_owner and lease_expires_at are set and cleared together; the owner test is what
          -- lets the planner use the leased rows' partial index.
          and e.lease_owner is not null and e.lease_expires_at < now()
-         and ${suspects ? sql`e.open_claims >= ${SUSPECT_OPEN_CLAIMS}` : sql`e.open_claims < ${SUSPECT_OPEN_CLAIMS}`}
+         and ${suspectTest(sql`e`, suspects)}
        order by e.next_attempt_at
        limit ${limit}::int
        -- Concurrent workers skip each other's rows and never rescue the same one twice.
@@ -142,15 +143,79 @@ async function claimRescues(
         c.lost_at
       from claimed c
     )
-    select id, customer_key as "customerKey", event_name as "eventName",
-      value::float8 as value, occurred_at as "occurredAt", received_at as "receivedAt",
-      attempts, claims, open_claims as "openClaims", first_sent_at as "firstSentAt",
-      key_generation as "keyGeneration", first_ambiguous_at as "firstAmbiguousAt",
-      wait_reason as "waitReason", next_attempt_at as "nextAttemptAt",
-      (extract(epoch from now()) * 1000)::float8 as "dbNowMs"
-    from claimed`,
+    select ${claimedColumns}
+    from claimed e`,
   );
-  // Both drivers agree on timestamptz (Date) but not always on numerics: normalise.
+  return normalise(found);
+}
+
+/** The queue's claiming statement: unleased due events, oldest due first (usage_events_due_idx). */
+async function claimDue(db: Db, owner: string, leaseMs: number, limit: number, suspects: boolean) {
+  const found = await preparedRows<Record<string, unknown> & ClaimedRow>(
+    db,
+    suspects ? "meterline_claim_due_suspects" : "meterline_claim_due",
+    sql`
+    update usage_events e set
+      lease_owner = ${owner},
+      lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
+      -- Counts claims: an event claimed again and again without an outcome crashes its worker.
+      claims = e.claims + 1,
+      open_claims = e.open_claims + 1
+    where e.id in (
+      select d.id from usage_events d
+       -- Only pending events are work; reported, failed and discarded are never claimed again.
+       -- (Literals, not parameters, wherever a partial index's predicate must be proven: a
+       -- prepared statement's generic plan knows no parameter's value.)
+       where d.status = 'pending'
+         -- Due by the DATABASE's clock, so workers on hosts with skewed clocks agree.
+         and d.next_attempt_at <= now()
+         -- Unleased only: settles and releases clear the lease, and an expired one is a
+         -- rescue's (claimRescues), which also records the claim that ended with its worker
+         -- gone. Tested on lease_owner (cleared with lease_expires_at), the predicate of
+         -- usage_events_due_idx: the index holds no leased row, so this claim's new versions
+         -- add no entry to it.
+         and d.lease_owner is null
+         -- Stripe allows one request in flight per (customer, meter): leave a pair another live
+         -- worker holds to that worker (usage_events_leased_idx). Two claims racing in the
+         -- same instant can still both take one pair; the cost is a 429 (throttled, uncounted).
+         and not exists (select 1 from usage_events o
+              where o.status = 'pending' and o.lease_owner is not null
+                and o.customer_key = d.customer_key
+                and o.event_name = d.event_name
+                and o.lease_owner <> ${owner} and o.lease_expires_at > now())
+         -- Suspects apart (see ClaimOptions.suspects and SUSPECT_OPEN_CLAIMS).
+         and ${suspectTest(sql`d`, suspects)}
+       -- Oldest due first within each kind: a waiting or retried event goes behind what is due
+       -- before it, so a poison event delays the others by at most one claim cycle.
+       order by d.next_attempt_at
+       limit ${limit}::int
+       -- Concurrent workers skip each other's rows instead of queueing on them, and never take
+       -- the same row: the row lock lasts until this statement's implicit transaction ends.
+       for update skip locked)
+    returning ${claimedColumns}`,
+  );
+  return normalise(found);
+}
+
+/** Whether an event is (or is not) a suspect, with the threshold as a literal (see claimDue). */
+function suspectTest(alias: SQL, suspects: boolean): SQL {
+  const threshold = sql.raw(String(SUSPECT_OPEN_CLAIMS));
+  return suspects
+    ? sql`${alias}.open_claims >= ${threshold}`
+    : sql`${alias}.open_claims < ${threshold}`;
+}
+
+/** What both claiming statements return of each claimed row (usage_events as e). */
+const claimedColumns = sql`e.id, e.customer_key as "customerKey", e.event_name as "eventName",
+      e.value::float8 as value, e.occurred_at as "occurredAt", e.received_at as "receivedAt",
+      e.attempts, e.claims, e.open_claims as "openClaims", e.first_sent_at as "firstSentAt",
+      e.key_generation as "keyGeneration", e.first_ambiguous_at as "firstAmbiguousAt",
+      e.wait_reason as "waitReason", e.next_attempt_at as "nextAttemptAt",
+      -- The database's clock, in ms: the worker judges time by it, like the lease does.
+      (extract(epoch from now()) * 1000)::float8 as "dbNowMs"`;
+
+/** Both drivers agree on timestamptz (Date) but not always on numerics: normalise. */
+function normalise(found: (Record<string, unknown> & ClaimedRow)[]): ClaimedRow[] {
   return found.map((r) => ({
     ...r,
     value: Number(r.value),
@@ -161,75 +226,6 @@ async function claimRescues(
     firstSentAt: r.firstSentAt === null ? null : new Date(r.firstSentAt),
     firstAmbiguousAt: r.firstAmbiguousAt === null ? null : new Date(r.firstAmbiguousAt),
   }));
-}
-
-/** The queue's claiming statement: unleased due events, oldest due first (usage_events_due_idx). */
-async function claimDue(db: Db, owner: string, leaseMs: number, limit: number, suspects: boolean) {
-  const due = db
-    .select({ id: usageEvents.id })
-    .from(usageEvents)
-    .where(
-      and(
-        // Only pending events are work; reported, failed and discarded are never claimed again.
-        eq(usageEvents.status, "pending"),
-        // Due by the DATABASE's clock, so workers on hosts with skewed clocks agree.
-        lte(usageEvents.nextAttemptAt, sql`now()`),
-        // Unleased only: settles and releases clear the lease, and an expired one is a rescue's
-        // (claimRescues), which also records the claim that ended with its worker gone. Tested on
-        // lease_owner (cleared with lease_expires_at), the predicate of usage_events_due_idx: the
-        // index holds no leased row, so this claim's new versions add no entry to it.
-        isNull(usageEvents.leaseOwner),
-        // Stripe allows one request in flight per (customer, meter): leave a pair another live
-        // worker holds to that worker (usage_events_leased_idx). Two claims racing in the
-        // same instant can still both take one pair; the cost is a 429 (throttled, uncounted).
-        sql`not exists (select 1 from usage_events o
-              where o.status = 'pending' and o.lease_owner is not null
-                and o.customer_key = ${usageEvents.customerKey}
-                and o.event_name = ${usageEvents.eventName}
-                and o.lease_owner <> ${owner} and o.lease_expires_at > now())`,
-        // Suspects apart (see ClaimOptions.suspects and SUSPECT_OPEN_CLAIMS).
-        suspects
-          ? sql`${usageEvents.openClaims} >= ${SUSPECT_OPEN_CLAIMS}`
-          : sql`${usageEvents.openClaims} < ${SUSPECT_OPEN_CLAIMS}`,
-      ),
-    )
-    // Oldest due first within each kind: a waiting or retried event goes behind what is due
-    // before it, so a poison event delays the others by at most one claim cycle. (The rescue set
-    // is only the leased rows, so sorting it costs little; one batch's leases expire together.)
-    .orderBy(asc(usageEvents.nextAttemptAt))
-    .limit(limit)
-    // Concurrent workers skip each other's rows instead of queueing on them, and never take
-    // the same row: the row lock lasts until this statement's implicit transaction ends.
-    .for("update", { skipLocked: true });
-
-  return db
-    .update(usageEvents)
-    .set({
-      leaseOwner: owner,
-      leaseExpiresAt: sql`now() + ${leaseMs}::float8 * interval '1 millisecond'`,
-      // Counts claims: an event claimed again and again without an outcome crashes its worker.
-      claims: sql`${usageEvents.claims} + 1`,
-      openClaims: sql`${usageEvents.openClaims} + 1`,
-    })
-    .where(inArray(usageEvents.id, due))
-    .returning({
-      id: usageEvents.id,
-      customerKey: usageEvents.customerKey,
-      eventName: usageEvents.eventName,
-      value: usageEvents.value,
-      occurredAt: usageEvents.occurredAt,
-      receivedAt: usageEvents.receivedAt,
-      attempts: usageEvents.attempts,
-      claims: usageEvents.claims,
-      openClaims: usageEvents.openClaims,
-      firstSentAt: usageEvents.firstSentAt,
-      keyGeneration: usageEvents.keyGeneration,
-      firstAmbiguousAt: usageEvents.firstAmbiguousAt,
-      waitReason: usageEvents.waitReason,
-      nextAttemptAt: usageEvents.nextAttemptAt,
-      // The database's clock, in ms: the worker judges time by it, like the lease does.
-      dbNowMs: sql<number>`(extract(epoch from now()) * 1000)::float8`.mapWith(Number),
-    });
 }
 
 /**

@@ -1,6 +1,7 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
-import { rows } from "../db/rows.ts";
+import { preparedRows } from "../db/prepared.ts";
+import { stillPending } from "./by-id-guards.ts";
 
 /** An event about to be sent, with the claim it is leased by. */
 export interface SendRef {
@@ -21,10 +22,18 @@ export async function markSent(
   events: SendRef[],
 ): Promise<Map<string, Date>> {
   if (events.length === 0) return new Map();
-  const json = JSON.stringify(events.map((e) => ({ id: e.id, claims: e.claims })));
-  const marked = await rows<{ id: string; first_sent_at: Date | string }>(
+  const marked = await preparedRows<{ id: string; first_sent_at: Date | string }>(
     db,
-    sql`
+    "meterline_mark_sent",
+    markSentStatement(owner, events),
+  );
+  return new Map(marked.map((m) => [m.id, new Date(m.first_sent_at)]));
+}
+
+/** markSent's one statement (exported so that a test can read its plan). */
+export function markSentStatement(owner: string, events: SendRef[]): SQL {
+  const json = JSON.stringify(events.map((e) => ({ id: e.id, claims: e.claims })));
+  return sql`
     update usage_events as e set
       -- Never moved once set: the window counts from the FIRST send (invariant 5).
       first_sent_at = coalesce(e.first_sent_at, now())
@@ -33,8 +42,7 @@ export async function markSent(
       -- Still ours, from that very claim: a lost lease means another worker sends it now.
       and e.lease_owner = ${owner}
       and e.claims = r.claims
-      and e.status = 'pending'
-    returning e.id, e.first_sent_at`,
-  );
-  return new Map(marked.map((m) => [m.id, new Date(m.first_sent_at)]));
+      -- Found by id only, whatever the statistics say (by-id-guards.ts).
+      and ${stillPending}
+    returning e.id, e.first_sent_at`;
 }

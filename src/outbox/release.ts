@@ -1,6 +1,7 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
+import { stillPending } from "./by-id-guards.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** An event to give back, with the claim it was leased by. */
@@ -29,11 +30,22 @@ export async function release(
   { delayMs, waitReason }: ReleaseOptions = {},
 ): Promise<number> {
   if (events.length === 0) return 0;
-  const json = JSON.stringify(events.map((e) => ({ id: e.id, claims: e.claims })));
-  const delay = delayMs ?? null;
   const released = await rows<{ id: string }>(
     db,
-    sql`
+    releaseStatement(owner, events, { delayMs, waitReason }),
+  );
+  return released.length;
+}
+
+/** release's one statement (exported so that a test can read its plan). */
+export function releaseStatement(
+  owner: string,
+  events: LeaseRef[],
+  { delayMs, waitReason }: ReleaseOptions = {},
+): SQL {
+  const json = JSON.stringify(events.map((e) => ({ id: e.id, claims: e.claims })));
+  const delay = delayMs ?? null;
+  return sql`
     update usage_events as e set
       lease_owner = null,
       lease_expires_at = null,
@@ -48,8 +60,6 @@ export async function release(
       -- another worker's lease (or outcome) must not be touched.
       and e.lease_owner = ${owner}
       and e.claims = r.claims
-      and e.status = 'pending'
-    returning e.id`,
-  );
-  return released.length;
+      and ${stillPending}
+    returning e.id`;
 }

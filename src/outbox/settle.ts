@@ -1,8 +1,9 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
-import { rows } from "../db/rows.ts";
+import { preparedRows } from "../db/prepared.ts";
 import type { EventStatus } from "../db/schema/usage-events.ts";
 import { asyncRejectionMessage } from "./async-reject.ts";
+import { stillPending } from "./by-id-guards.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** The last error an event shows (last_error_* columns). */
@@ -66,6 +67,16 @@ export interface SettleRow {
  */
 export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise<Set<string>> {
   if (batch.length === 0) return new Set();
+  const settled = await preparedRows<{ id: string }>(
+    db,
+    "meterline_settle",
+    settleStatement(owner, batch),
+  );
+  return new Set(settled.map((r) => r.id));
+}
+
+/** settle's one statement (exported so that a test can read its plan). */
+export function settleStatement(owner: string, batch: SettleRow[]): SQL {
   const json = JSON.stringify(
     batch.map((r) => ({
       id: r.id,
@@ -93,9 +104,7 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
       started_at: r.attempt?.startedAt.toISOString() ?? null,
     })),
   );
-  const settled = await rows<{ id: string }>(
-    db,
-    sql`
+  return sql`
     with v as (
       -- The whole batch travels as one jsonb parameter: one round trip, one statement.
       select * from jsonb_to_recordset(${json}::jsonb) as v(
@@ -153,7 +162,7 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
           and sys.scope = 'systemic:' || v.error_code
       where e.id = v.id
         -- Only a live event: a person may have discarded or resolved it meanwhile.
-        and e.status = 'pending'
+        and ${stillPending}
         -- The guard: still ours, from the same claim, and no newer attempt was counted.
         and e.lease_owner = ${owner}
         and e.attempts = v.attempts
@@ -182,7 +191,5 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
       -- A pre-flight decision that lost its lease changed nothing and called no one: no row.
       where v.has_attempt and (s.id is not null or v.sent_at is not null)
     )
-    select id from settled`,
-  );
-  return new Set(settled.map((r) => r.id));
+    select id from settled`;
 }

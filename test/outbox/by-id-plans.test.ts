@@ -1,0 +1,115 @@
+import { type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../../src/db/connect.ts";
+import { rows } from "../../src/db/rows.ts";
+import { extendLeasesStatement } from "../../src/outbox/extend-leases.ts";
+import { markSentStatement } from "../../src/outbox/mark-sent.ts";
+import { releaseStatement } from "../../src/outbox/release.ts";
+import { settleStatement } from "../../src/outbox/settle.ts";
+import { delivered } from "../reporter/fixtures.ts";
+import { backends, freshDatabase } from "../support/db.ts";
+
+/** 20,000 pending events, leased to w1 or not. */
+const insertEvents = (leased: boolean) => sql`
+  insert into usage_events (id, customer_key, event_name, value, occurred_at,
+    lease_owner, lease_expires_at, claims)
+  select 'evt-' || g, 'cus-' || (g % 200), 'api_calls', 1, now(),
+    ${leased ? "w1" : null}::text, now() + interval '1 hour', 1
+    from generate_series(1, 20000) g`;
+
+/**
+ * Statistics at their worst, each as an outbox meets them with no ANALYZE since it changed (on
+ * PGlite, or on a server with autovacuum off).
+ */
+const scenarios: Record<string, (db: Database["db"]) => Promise<void>> = {
+  // "status = 'pending'" looks rare: the planner read every pending row through
+  // usage_events_customer_idx for a batch of three.
+  "analyzed while empty, then 20,000 leased events": async (db) => {
+    await rows(db, sql`analyze usage_events`);
+    await rows(db, insertEvents(true));
+  },
+  // "lease_owner = $1" looks rare: the leased rows' index (between vacuums full of dead entries)
+  // must not be read either.
+  "20,000 events analyzed while none was leased, then three leased": async (db) => {
+    await rows(db, insertEvents(false));
+    await rows(db, sql`analyze usage_events`);
+    await rows(
+      db,
+      sql`update usage_events set lease_owner = 'w1' where id in ('evt-1', 'evt-2', 'evt-3')`,
+    );
+  },
+};
+
+/**
+ * The statements that write a batch of events by id must find them by the primary key, whatever
+ * the planner's statistics say (by-id-guards.ts).
+ */
+describe.each(
+  backends.flatMap((kind) => Object.keys(scenarios).map((scenario) => ({ kind, scenario }))),
+)("by-id statements on $kind, $scenario", ({ kind, scenario }) => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await freshDatabase(kind);
+    await scenarios[scenario]?.(database.db);
+  });
+  afterAll(async () => {
+    await database.close();
+  });
+
+  const three = [1, 2, 3].map((n) => ({ id: `evt-${n}`, claims: 1, attempts: 0 }));
+  const statements = {
+    "mark-sent": () => markSentStatement("w1", three),
+    settle: () => settleStatement("w1", three.map(delivered)),
+    heartbeat: () => extendLeasesStatement("w1", ["evt-1", "evt-2", "evt-3"], 60_000),
+    release: () => releaseStatement("w1", three),
+  };
+
+  for (const [name, statement] of Object.entries(statements)) {
+    it.each(["custom", "generic"] as const)(
+      `${name} reads usage_events by its primary key only (%s plan)`,
+      async (mode) => {
+        const text = await planOf(database, statement(), mode);
+        const indexes = [...text.matchAll(/"Index Name":\s*"(usage_events_[a-z_]+)"/g)].map(
+          (m) => m[1],
+        );
+        expect(indexes).toContain("usage_events_pkey");
+        expect(indexes.filter((i) => i !== "usage_events_pkey")).toEqual([]);
+        expect(text).not.toMatch(/"Seq Scan"[^}]*"Relation Name":\s*"usage_events"/);
+      },
+    );
+  }
+});
+
+/**
+ * The plan of a statement as JSON text: "custom", planned for its values (what EXPLAIN shows);
+ * "generic", as a prepared statement's plan is once reused, planned for no value in particular
+ * (the hot statements are prepared: src/db/prepared.ts). One connection throughout.
+ */
+async function planOf(database: Database, statement: SQL, mode: "custom" | "generic") {
+  if (mode === "custom") {
+    const plan = await rows(database.db, sql`explain (format json) ${statement}`);
+    return JSON.stringify(plan);
+  }
+  const { sql: text, params } = new PgDialect().sqlToQuery(statement);
+  const literal = (v: unknown) =>
+    v === null || v === undefined
+      ? "null"
+      : typeof v === "number"
+        ? String(v)
+        : `'${(Array.isArray(v) ? `{${v.join(",")}}` : String(v)).replace(/'/g, "''")}'`;
+  return database.withAdvisoryLock(4_242, async (db) => {
+    await rows(db, sql.raw(`prepare plan_probe as ${text}`));
+    try {
+      await rows(db, sql.raw("set plan_cache_mode = force_generic_plan"));
+      const plan = await rows(
+        db,
+        sql.raw(`explain (format json) execute plan_probe(${params.map(literal).join(", ")})`),
+      );
+      return JSON.stringify(plan);
+    } finally {
+      await rows(db, sql.raw("reset plan_cache_mode"));
+      await rows(db, sql.raw("deallocate plan_probe"));
+    }
+  });
+}
