@@ -11,9 +11,12 @@ import {
   byId,
   INSERT_EVENTS_NAME,
   INSERT_EVENTS_SQL,
+  INSERT_NEW_EVENTS_NAME,
+  INSERT_NEW_EVENTS_SQL,
   type InsertEventsRow,
   insertEventsParams,
   isConflictAbort,
+  isTakenId,
 } from "./insert-events-sql.ts";
 
 /** What a stored batch came to: newly stored events and no-op repeats. */
@@ -29,6 +32,9 @@ export interface StoreResult {
  * customer or meter is unknown (or the customer deleted), 409 when an id is already stored with
  * other content, nothing stored in either case. Returns only after the statement committed, so
  * "accepted" means committed (durable on Postgres; see the README for PGlite).
+ * A batch of new ids is stored by a plain insert (INSERT_NEW_EVENTS_SQL); one with an id already
+ * stored (a producer's retry) fails that insert and takes the statement that judges it: two
+ * round trips, and Postgres logs the first one's unique violation.
  */
 export async function storeEvents(
   db: Db,
@@ -37,9 +43,11 @@ export async function storeEvents(
 ): Promise<StoreResult> {
   const client = sqlClient(db);
   const params = insertEventsParams([...events].sort(byId));
-  let row: InsertEventsRow | undefined;
+  let row: InsertEventsRow | undefined = await insertNew(client, params);
   try {
-    [row] = await client.query<InsertEventsRow>(INSERT_EVENTS_NAME, INSERT_EVENTS_SQL, params);
+    if (row === undefined) {
+      [row] = await client.query<InsertEventsRow>(INSERT_EVENTS_NAME, INSERT_EVENTS_SQL, params);
+    }
   } catch (err) {
     if (!isConflictAbort(err)) throw err;
     // The rare path: the statement rolled itself back. Name the reused ids for the 409.
@@ -60,6 +68,24 @@ export async function storeEvents(
     throw problem;
   }
   return { accepted: row.written, duplicates: events.length - row.written };
+}
+
+/** The plain insert of a batch of new ids; undefined when an id of it is taken (nothing stored). */
+async function insertNew(
+  client: SqlClient,
+  params: unknown[],
+): Promise<InsertEventsRow | undefined> {
+  try {
+    const [row] = await client.query<InsertEventsRow>(
+      INSERT_NEW_EVENTS_NAME,
+      INSERT_NEW_EVENTS_SQL,
+      params,
+    );
+    return row;
+  } catch (err) {
+    if (isTakenId(err)) return undefined;
+    throw err;
+  }
 }
 
 const STORED_CONTENT_NAME = "meterline_stored_content";
