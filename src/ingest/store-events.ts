@@ -43,16 +43,7 @@ export async function storeEvents(
 ): Promise<StoreResult> {
   const client = sqlClient(db);
   const params = insertEventsParams([...events].sort(byId));
-  let row: InsertEventsRow | undefined = await insertNew(client, params);
-  try {
-    if (row === undefined) {
-      [row] = await client.query<InsertEventsRow>(INSERT_EVENTS_NAME, INSERT_EVENTS_SQL, params);
-    }
-  } catch (err) {
-    if (!isConflictAbort(err)) throw err;
-    // The rare path: the statement rolled itself back. Name the reused ids for the 409.
-    throw conflictError(await conflictingIds(client, events));
-  }
+  const row = (await insertNew(client, params)) ?? (await insertJudged(client, events, params));
   if (row === undefined) throw new Error("the ingest statement returned no row");
   if (!row.refs_ok) {
     const problem = referenceError(
@@ -85,6 +76,26 @@ async function insertNew(
   } catch (err) {
     if (isTakenId(err)) return undefined;
     throw err;
+  }
+}
+
+/** The statement that judges taken ids (duplicates, conflicts): 409 on a conflict. */
+async function insertJudged(
+  client: SqlClient,
+  events: readonly EventInput[],
+  params: unknown[],
+): Promise<InsertEventsRow | undefined> {
+  try {
+    const [row] = await client.query<InsertEventsRow>(
+      INSERT_EVENTS_NAME,
+      INSERT_EVENTS_SQL,
+      params,
+    );
+    return row;
+  } catch (err) {
+    if (!isConflictAbort(err)) throw err;
+    // The rare path: the statement rolled itself back. Name the reused ids for the 409.
+    throw conflictError(await conflictingIds(client, events));
   }
 }
 

@@ -117,6 +117,8 @@ async function claimRescues(
          -- lets the planner use the leased rows' partial index.
          and e.lease_owner is not null and e.lease_expires_at < now()
          and ${suspectTest(sql`e`, suspects)}
+       -- (Only the leased rows are in the set, so sorting it costs little; one batch's leases
+       -- expire together.)
        order by e.next_attempt_at
        limit ${limit}::int
        -- Concurrent workers skip each other's rows and never rescue the same one twice.

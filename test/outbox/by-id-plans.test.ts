@@ -3,6 +3,7 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
+import { toText } from "../../src/db/sql-client.ts";
 import { extendLeasesStatement } from "../../src/outbox/extend-leases.ts";
 import { markSentStatement } from "../../src/outbox/mark-sent.ts";
 import { releaseStatement } from "../../src/outbox/release.ts";
@@ -92,12 +93,11 @@ async function planOf(database: Database, statement: SQL, mode: "custom" | "gene
     return JSON.stringify(plan);
   }
   const { sql: text, params } = new PgDialect().sqlToQuery(statement);
-  const literal = (v: unknown) =>
-    v === null || v === undefined
-      ? "null"
-      : typeof v === "number"
-        ? String(v)
-        : `'${(Array.isArray(v) ? `{${v.join(",")}}` : String(v)).replace(/'/g, "''")}'`;
+  // Each value as the driver would send it (toText), quoted as an SQL literal.
+  const literal = (v: unknown) => {
+    const text = toText(v);
+    return text === null ? "null" : `'${text.replace(/'/g, "''")}'`;
+  };
   return database.withAdvisoryLock(4_242, async (db) => {
     await rows(db, sql.raw(`prepare plan_probe as ${text}`));
     try {
