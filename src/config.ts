@@ -99,7 +99,7 @@ export interface Config {
     systemicWindowMs: number;
     /** The account's Stripe requests per second, shared by the live workers; null: by the key's mode (reporter/limiter.ts). */
     rateLimit: number | null;
-    /** How long a settle waits for others to share its statement (never over a tenth of the lease). */
+    /** How long a settle, and a first send's mark, waits for others to share its statement (never over a tenth of the lease). */
     settleLingerMs: number;
     /** v2 stream: how many full requests' worth of events (100 each) a worker holds, to keep that many in flight. */
     streamDepth: number;

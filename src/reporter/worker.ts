@@ -52,7 +52,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     },
     { lingerMs: settleLingerMs(settings), onQueued: (row) => held.markSettling(row) },
   );
-  const marker = new SentMarker(db, owner);
+  const marker = new SentMarker(db, owner, settleLingerMs(settings));
   /** Fired on stop and halt: interrupts every sleep. */
   const interrupt = new Signal();
   /** Fired when a send or a settle finishes: there may be room to claim. */
