@@ -6,6 +6,9 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
+/** A port, or host:port (an IPv6 host in brackets): METERLINE_METRICS_LISTEN. */
+const LISTEN = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/;
+
 /** Every environment variable Meterline reads, with its rule and default. README mirrors this. */
 const envSchema = z.object({
   DATABASE_URL: z
@@ -51,7 +54,21 @@ const envSchema = z.object({
   METERLINE_SETTLE_LINGER_MS: int(0, 1000).default(5),
   METERLINE_STREAM_DEPTH: int(1, 100).default(16),
   METERLINE_MAX_FUTURE_MINUTES: int(1, 7 * 24 * 60).default(60),
+  METERLINE_METRICS_PUBLIC: bool.default(false),
+  METERLINE_METRICS_LISTEN: z
+    .string()
+    .regex(LISTEN, "must be a port (9464) or host:port (0.0.0.0:9464, [::1]:9464)")
+    .optional(),
 });
+
+/** METERLINE_METRICS_LISTEN as an address: a port alone listens on loopback. */
+export function parseListen(value: string): { host: string; port: number } | null {
+  const match = LISTEN.exec(value);
+  if (!match) return null;
+  const port = Number(match[2]);
+  if (port > 65535) return null;
+  return { host: (match[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
+}
 
 /** Meterline's configuration, parsed once at the entry point and passed down as plain data. */
 export interface Config {
@@ -65,6 +82,12 @@ export interface Config {
   ingest: {
     /** How far ahead of the server's clock an event's timestamp may be; further is refused. */
     maxFutureMinutes: number;
+  };
+  metrics: {
+    /** GET /metrics on the API without a key (METERLINE_METRICS_PUBLIC). */
+    public: boolean;
+    /** A listener of its own for /metrics, without a key (METERLINE_METRICS_LISTEN); null: none. */
+    listen: { host: string; port: number } | null;
   };
   stripe: {
     /** Secret key; null means: start the bundled emulator and use it. */
@@ -125,6 +148,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
   }
   const e = parsed.data;
+  const listen = e.METERLINE_METRICS_LISTEN ? parseListen(e.METERLINE_METRICS_LISTEN) : null;
+  if (e.METERLINE_METRICS_LISTEN && !listen) {
+    throw new ConfigError(["METERLINE_METRICS_LISTEN: the port must be 0 to 65535"]);
+  }
   if (e.STRIPE_API_BASE && !e.STRIPE_SECRET_KEY) {
     throw new ConfigError(["STRIPE_API_BASE: needs STRIPE_SECRET_KEY (the key for that API)"]);
   }
@@ -135,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     ingest: { maxFutureMinutes: e.METERLINE_MAX_FUTURE_MINUTES },
+    metrics: { public: e.METERLINE_METRICS_PUBLIC, listen },
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY ?? null,
       apiBase: e.STRIPE_API_BASE ?? null,

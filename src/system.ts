@@ -9,6 +9,8 @@ import { migrate } from "./db/migrate.ts";
 import type { DeliveryMode } from "./db/schema/meters.ts";
 import { type EmulatorThread, startEmulatorThread } from "./emulator/index.ts";
 import { buildApp } from "./http/app.ts";
+import { startMetricsListener } from "./metrics/listener.ts";
+import { ProcessMetrics } from "./metrics/process-metrics.ts";
 import { fromMetersList } from "./reporter/account-probe.ts";
 import { AimdLimiter, aimdFor, rateFor } from "./reporter/limiter.ts";
 import { fromMeterEvents } from "./reporter/sinks/meter-events.ts";
@@ -44,6 +46,8 @@ export interface System {
   emulator: EmulatorThread | null;
   reporter: Reporter | null;
   app: FastifyInstance | null;
+  /** The metrics listener's URL (METERLINE_METRICS_LISTEN), when one runs. */
+  metricsUrl: string | null;
   /** Stops claiming, lets in-flight sends settle, closes the API, the emulator and the database. */
   stop(): Promise<void>;
 }
@@ -61,6 +65,8 @@ export function openConfiguredDatabase(config: Config): Promise<Database> {
  */
 export async function startSystem(config: Config, parts: SystemParts): Promise<System> {
   const logger = pino({ level: config.logLevel, base: { worker: config.worker.id } });
+  // One registry per process: its worker and its API count into the same one.
+  const metrics = new ProcessMetrics();
   const database = await openConfiguredDatabase(config);
   const stops: Array<() => Promise<void>> = [() => database.close()];
   try {
@@ -109,6 +115,7 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
         sinkFor: (mode) => sinks[mode],
         probeAccount: fromMetersList(stripe),
         limiter: processLimiter(config, stripeKey, stripeBase !== null),
+        metrics: metrics.reporter,
         logger: logger.child({ part: "reporter" }),
       });
       const running = reporter;
@@ -120,7 +127,12 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
     if (parts.api) {
       // Readiness reads the circuits from the database (ops/health-routes.ts), the one truth
       // every process shares: not this process's worker, which `serve` does not have.
-      app = await buildApp({ db: database.db, config, logger: { level: config.logLevel } });
+      app = await buildApp({
+        db: database.db,
+        config,
+        logger: { level: config.logLevel },
+        metrics,
+      });
       // Billing sync: Stripe's thin events (asynchronous rejections). With the bundled emulator
       // the signing secret is made here and the emulator is told where to deliver.
       const webhookSecret =
@@ -144,8 +156,17 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
       stops.unshift(() => running.close());
     }
 
+    let metricsUrl: string | null = null;
+    if (config.metrics.listen) {
+      // After the parts: an API process's listener shows the queue gauges its app registered.
+      const listener = await startMetricsListener(metrics.registry, config.metrics.listen);
+      stops.unshift(() => listener.close());
+      metricsUrl = listener.url;
+    }
+
     let stopping: Promise<void> | null = null;
     return {
+      metricsUrl,
       config,
       database,
       logger,

@@ -70,6 +70,7 @@ async function run(args: string[], partsFor: PartsFor, help: string): Promise<vo
     const what = [
       system.apiUrl && `API on ${system.apiUrl}`,
       system.reporter && "reporter running",
+      system.metricsUrl && `metrics on ${system.metricsUrl}`,
       workerDisabled(config, parts) && NO_WORKER,
     ];
     process.stdout.write(
@@ -87,6 +88,7 @@ Meterline is running (database: ${system.database.kind}, Stripe: bundled emulato
 
   API:              ${url}
   Development key:  ${apiKey}   (admin role; saved in ${system.config.dataDir}/runtime.json)
+  Metrics:          ${system.metricsUrl ?? `${url}/metrics`}${system.metricsUrl ? "" : "   (Prometheus text; send the key)"}
 ${note}
 Send a usage event:
 

@@ -5,6 +5,9 @@ import type { Db } from "../db/connect.ts";
 import { customersRoutes } from "../ingest/customers-route.ts";
 import { eventTraceRoutes } from "../ingest/event-trace-route.ts";
 import { eventsRoutes } from "../ingest/events-route.ts";
+import { metricsRoute } from "../metrics/metrics-route.ts";
+import { ProcessMetrics } from "../metrics/process-metrics.ts";
+import { registerQueueGauges } from "../metrics/queue-gauges.ts";
 import { deadLettersRoutes } from "../ops/dead-letters-route.ts";
 import { healthRoutes, type Readiness } from "../ops/health-routes.ts";
 import { metersRoutes } from "../ops/meters-route.ts";
@@ -29,6 +32,8 @@ export interface AppDeps {
   logger?: FastifyServerOptions["logger"];
   /** Readiness of the parts beyond the database (worker, Stripe account); ready when absent. */
   readiness?: Readiness;
+  /** The process's metrics (its worker counts into them too); a registry of its own when absent. */
+  metrics?: ProcessMetrics;
 }
 
 /**
@@ -71,6 +76,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     readiness: deps.readiness,
     liveWithinMs,
   });
+  // GET /metrics: this process's counters and the queue's gauges (read from the database).
+  const metrics = deps.metrics ?? new ProcessMetrics();
+  registerQueueGauges(metrics.registry, deps.db, liveWithinMs);
+  await app.register(metricsRoute, {
+    registry: metrics.registry,
+    apiKeys,
+    public: deps.config.metrics.public,
+  });
   await app.register(
     async (v1) => {
       // Every /v1 route needs a key; each route's config.role says which (admin when unset).
@@ -78,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(eventsRoutes, {
         db: deps.db,
         maxFutureMinutes: deps.config.ingest.maxFutureMinutes,
+        metrics: metrics.ingest,
       });
       await v1.register(eventTraceRoutes, { db: deps.db, liveWithinMs });
       await v1.register(customersRoutes, { db: deps.db });

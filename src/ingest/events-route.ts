@@ -3,6 +3,7 @@ import type { Db } from "../db/connect.ts";
 import { BODY_LIMIT } from "../http/limits.ts";
 import { MAX_FUTURE_MINUTES } from "./event-checks.ts";
 import { parseEvents } from "./event-input.ts";
+import { type IngestMetrics, noIngestMetrics } from "./ingest-metrics.ts";
 import { storeEvents } from "./store-events.ts";
 
 /** What the events route needs. */
@@ -10,6 +11,8 @@ export interface EventsRouteOptions {
   db: Db;
   /** How far ahead of the server's clock a timestamp may be; MAX_FUTURE_MINUTES when unset. */
   maxFutureMinutes?: number;
+  /** Where answers and stored batches are counted; default: nowhere. */
+  metrics?: IngestMetrics;
 }
 
 /**
@@ -21,8 +24,12 @@ export interface EventsRouteOptions {
  */
 export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (
   app,
-  { db, maxFutureMinutes = MAX_FUTURE_MINUTES },
+  { db, maxFutureMinutes = MAX_FUTURE_MINUTES, metrics = noIngestMetrics },
 ) => {
+  // Every answer of this plugin's one route, refusals included: latency by status class.
+  app.addHook("onResponse", async (_request, reply) => {
+    metrics.answered(reply.statusCode, reply.elapsedTime / 1000);
+  });
   app.post(
     "/events",
     { bodyLimit: BODY_LIMIT, config: { role: "ingest" } },
@@ -30,6 +37,7 @@ export const eventsRoutes: FastifyPluginAsync<EventsRouteOptions> = async (
       const parsed = parseEvents(request.body, new Date(), { maxFutureMinutes });
       if (!parsed.ok) throw parsed.error;
       const stored = await storeEvents(db, parsed.events, { batch: parsed.batch });
+      metrics.stored(stored.accepted, stored.duplicates + parsed.repeats);
       return reply
         .status(202)
         .send({ accepted: stored.accepted, duplicates: stored.duplicates + parsed.repeats });

@@ -77,6 +77,18 @@ export async function listWorkers(db: Db, liveWithinMs: number): Promise<WorkerV
     .orderBy(desc(alive), desc(workers.lastSeenAt), workers.id);
 }
 
+/** The workers alive now, with their requests in flight at their last heartbeat (metrics). */
+export async function liveWorkers(
+  db: Db,
+  liveWithinMs: number,
+): Promise<Array<{ id: string; inFlight: number }>> {
+  return db
+    .select({ id: workers.id, inFlight: workers.inFlight })
+    .from(workers)
+    .where(aliveSql(liveWithinMs))
+    .orderBy(workers.id);
+}
+
 /** How many workers are alive now (readiness shows it on every probe, through a cache). */
 export async function liveWorkerCount(db: Db, liveWithinMs: number): Promise<number> {
   const [row] = await db

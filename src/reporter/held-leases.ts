@@ -1,3 +1,4 @@
+import type { DeliveryMode } from "../db/schema/meters.ts";
 import type { ClaimedEvent } from "../outbox/claim.ts";
 
 /** A claim of an event: the event id and the claim count it was leased with. */
@@ -14,6 +15,8 @@ interface Entry {
   batched: boolean;
   /** Its outcome is decided and queued for its settle write. */
   settling: boolean;
+  /** The delivery mode of the sink it was queued for; null until then (or when never). */
+  mode: DeliveryMode | null;
 }
 
 /**
@@ -47,7 +50,18 @@ export class HeldLeases {
   /** Holds a newly claimed event, leased at `since` (a newer claim of the same id replaces the older). */
   hold(event: ClaimedEvent, since = Date.now()): void {
     this.drop(event.id);
-    this.byId.set(event.id, { event, since, batched: false, settling: false });
+    this.byId.set(event.id, { event, since, batched: false, settling: false, mode: null });
+  }
+
+  /** Records the delivery mode a held event is queued for (metrics label its outcome by it). */
+  markMode(id: string, mode: DeliveryMode): void {
+    const entry = this.byId.get(id);
+    if (entry) entry.mode = mode;
+  }
+
+  /** The delivery mode a held event was queued for; null when it never was, or is not held. */
+  modeOf(id: string): DeliveryMode | null {
+    return this.byId.get(id)?.mode ?? null;
   }
 
   /** Marks a held event as one a batch sink sends. */

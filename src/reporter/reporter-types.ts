@@ -5,6 +5,7 @@ import type { AccountProbe } from "./account-probe.ts";
 import type { Halt } from "./circuit-gate.ts";
 import type { AimdLimiter } from "./limiter.ts";
 import type { ReporterLogger } from "./logger.ts";
+import type { ReporterMetrics } from "./reporter-metrics.ts";
 import type { UsageSink } from "./sinks/port.ts";
 import type { SystemicGuard } from "./systemic.ts";
 
@@ -23,6 +24,8 @@ export interface ReporterDeps {
   probeAccount?: AccountProbe;
   /** The process's shared rate limiter (AIMD); none: no limit but 429 pauses. */
   limiter?: AimdLimiter | null;
+  /** Where requests and outcomes are counted (metrics/process-metrics.ts); default: nowhere. */
+  metrics?: ReporterMetrics;
 }
 
 /** Why the reporter is not sending, when it is not. */

@@ -5,6 +5,7 @@ import { sendThrough } from "./batch-send.ts";
 import type { HeldLeases } from "./held-leases.ts";
 import type { Judge, Verdict } from "./judge.ts";
 import type { ReporterLogger } from "./logger.ts";
+import type { ReporterMetrics } from "./reporter-metrics.ts";
 import type { SentMarker } from "./sent-marker.ts";
 import type { SettleBuffer } from "./settle-buffer.ts";
 import { verifyStored } from "./verify-stored.ts";
@@ -22,6 +23,8 @@ export interface RequestContext {
   now(): Date;
   /** True once stop() spent its budget: answers that still arrive are not written. */
   abandoned(): boolean;
+  /** Counts each request's answer and latency. */
+  metrics: ReporterMetrics;
   /** The circuit this worker obeys, if any: a probe meeting its cause again keeps it open. */
   haltedScope(): string | null;
   /** Gives leases back unsent (no attempt counted). */
@@ -48,7 +51,10 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
   const live = await markFirstSend(ctx, checked);
   if (live.length === 0) return null;
   // Stripe answers the request as a whole: its one result holds for every event in it.
+  const sentAt = performance.now();
   const result = await sendThrough(live);
+  const [first] = live;
+  if (first) ctx.metrics.request(first.sink.mode, result, (performance.now() - sentAt) / 1000);
   // Past the shutdown budget: the lease expires and another worker resends (identifier).
   if (ctx.abandoned()) return null;
   // A 5xx stored under an idempotency key is judged by Stripe's totals, with the pair still in

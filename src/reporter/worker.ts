@@ -15,6 +15,7 @@ import { Dispatcher } from "./dispatcher.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { HeldLeases } from "./held-leases.ts";
 import { Judge } from "./judge.ts";
+import { noReporterMetrics } from "./reporter-metrics.ts";
 import type { Reporter, ReporterDeps } from "./reporter-types.ts";
 import { type RequestContext, runRequest } from "./request.ts";
 import { SendLimits } from "./send-limits.ts";
@@ -36,6 +37,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
   const { db, settings, logger } = deps;
   const owner = settings.id;
   const random = deps.random ?? Math.random;
+  const metrics = deps.metrics ?? noReporterMetrics;
   const systemic = deps.systemic ?? createSystemicDetector(settings);
 
   /** Every event whose lease we hold: queued, in flight, or waiting for its settle write. */
@@ -46,7 +48,8 @@ export function startReporter(deps: ReporterDeps): Reporter {
     owner,
     logger,
     settings.pollMs,
-    (row) => {
+    (row, settled) => {
+      if (settled) metrics.outcome(held.modeOf(row.id), row);
       held.forget(row);
       progress.fire();
     },
@@ -96,6 +99,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     logger,
     now,
     abandoned: () => abandoned,
+    metrics,
     haltedScope: () => gate.halted?.scope ?? null,
     giveBack: (items) => giveBack(items),
   };
@@ -234,6 +238,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
 
   /** Queues an item to send; a stream event is held apart (claim-size.ts). */
   function enqueue(item: SendItem): void {
+    held.markMode(item.event.id, item.sink.mode);
     if (isBatched(item)) held.markBatched(item.event.id);
     queue.push(item);
   }
@@ -255,6 +260,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     onLiveWorkers: (n) => limits.setShare(n),
   });
 
+  metrics.watch({ inFlight: () => dispatcher.inFlight, held: () => held.size });
   logger.info({ worker: owner, batchSize: settings.batchSize }, "reporter started");
   const running = loop();
   let stopped: Promise<void> | null = null;

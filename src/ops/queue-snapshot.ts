@@ -1,0 +1,72 @@
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/connect.ts";
+import { rows } from "../db/rows.ts";
+import { liveWorkers } from "../outbox/workers.ts";
+
+/** What the queue gauges show (metrics/queue-gauges.ts): the rows that need a person, counted. */
+export interface QueueSnapshot {
+  /** Pending events by wait reason ("none": due or in flight), and how many are leased. */
+  pending: Array<{ waitReason: string; leased: boolean; n: number }>;
+  /** Seconds since the oldest pending event was received; null when none is pending. */
+  oldestPendingAgeS: number | null;
+  /**
+   * Seconds since the longest-overdue event became due with no worker holding it: the queue's
+   * lag. 0 when nothing is overdue. An event waiting on purpose (a backoff, a wait reason) is
+   * not due, so this stays low however old the waiting events are.
+   */
+  oldestDueAgeS: number;
+  /** Dead letters (failed events) by code. */
+  deadLetters: Array<{ code: string; n: number }>;
+  /** Open circuits, by scope ("account", "systemic:<code>"), with how long they have been open. */
+  circuits: Array<{ scope: string; openS: number }>;
+  /** Workers alive now, with their requests in flight at their last heartbeat. */
+  workers: Array<{ id: string; inFlight: number }>;
+}
+
+/**
+ * The snapshot's reads of usage_events, each bounded by a partial index's predicate, so none
+ * visits the reported rows (the bulk of the table): pending rows through usage_events_due_idx
+ * and usage_events_leased_idx (one branch each: no one index holds every pending row), the
+ * head of the due index for the lag, failed rows through usage_events_dead_letter_idx.
+ * Exported so that a test can read their plans.
+ */
+export const snapshotStatements = {
+  pending: sql`select coalesce(wait_reason, 'none') as wait_reason, false as leased,
+                      count(*)::int as n,
+                      extract(epoch from now() - min(received_at))::float8 as age_s
+                 from usage_events where status = 'pending' and lease_owner is null group by 1
+               union all
+               select coalesce(wait_reason, 'none'), true, count(*)::int,
+                      extract(epoch from now() - min(received_at))::float8
+                 from usage_events where status = 'pending' and lease_owner is not null group by 1`,
+  due: sql`select extract(epoch from now() - min(next_attempt_at))::float8 as age_s
+             from usage_events
+            where status = 'pending' and lease_owner is null and next_attempt_at <= now()`,
+  deadLetters: sql`select coalesce(last_error_code, 'unknown') as code, count(*)::int as n
+                     from usage_events where status = 'failed' group by 1`,
+};
+
+/** Reads the snapshot: the statements above, the open circuits and the live workers (a handful). */
+export async function queueSnapshot(db: Db, liveWithinMs: number): Promise<QueueSnapshot> {
+  const pending = await rows<{ wait_reason: string; leased: boolean; n: number; age_s: number }>(
+    db,
+    snapshotStatements.pending,
+  );
+  const [due] = await rows<{ age_s: number | null }>(db, snapshotStatements.due);
+  const deadLetters = await rows<{ code: string; n: number }>(db, snapshotStatements.deadLetters);
+  const circuits = await rows<{ scope: string; open_s: number }>(
+    db,
+    sql`select scope, extract(epoch from now() - opened_at)::float8 as open_s
+          from reporter_circuits`,
+  );
+  const workers = await liveWorkers(db, liveWithinMs);
+  const ages = pending.map((p) => p.age_s);
+  return {
+    pending: pending.map((p) => ({ waitReason: p.wait_reason, leased: p.leased, n: p.n })),
+    oldestPendingAgeS: ages.length === 0 ? null : Math.max(...ages),
+    oldestDueAgeS: Math.max(0, due?.age_s ?? 0),
+    deadLetters: deadLetters.map((d) => ({ code: d.code, n: d.n })),
+    circuits: circuits.map((c) => ({ scope: c.scope, openS: c.open_s })),
+    workers,
+  };
+}
