@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { RECONCILE_HOURS, SETTLE_MINUTES } from "./reconcile/limits.ts";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max);
@@ -54,6 +55,9 @@ const envSchema = z.object({
   METERLINE_SETTLE_LINGER_MS: int(0, 1000).default(5),
   METERLINE_STREAM_DEPTH: int(1, 100).default(16),
   METERLINE_MAX_FUTURE_MINUTES: int(1, 7 * 24 * 60).default(60),
+  METERLINE_RECONCILE_EVERY_MINUTES: int(0, 7 * 24 * 60).default(60),
+  METERLINE_RECONCILE_HOURS: int(1, RECONCILE_HOURS.max).default(RECONCILE_HOURS.default),
+  METERLINE_RECONCILE_SETTLE_MINUTES: int(0, SETTLE_MINUTES.max).default(SETTLE_MINUTES.default),
   METERLINE_METRICS_PUBLIC: bool.default(false),
   METERLINE_METRICS_LISTEN: z
     .string()
@@ -82,6 +86,13 @@ export interface Config {
   ingest: {
     /** How far ahead of the server's clock an event's timestamp may be; further is refused. */
     maxFutureMinutes: number;
+  };
+  reconcile: {
+    /** How often one worker of all reconciles; 0: never by itself (meterline reconcile still does). */
+    everyMinutes: number;
+    /** Hours of events each periodic run compares, and the settle margin it allows Stripe. */
+    hours: number;
+    settleMinutes: number;
   };
   metrics: {
     /** GET /metrics on the API without a key (METERLINE_METRICS_PUBLIC). */
@@ -162,6 +173,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     ingest: { maxFutureMinutes: e.METERLINE_MAX_FUTURE_MINUTES },
+    reconcile: {
+      everyMinutes: e.METERLINE_RECONCILE_EVERY_MINUTES,
+      hours: e.METERLINE_RECONCILE_HOURS,
+      settleMinutes: e.METERLINE_RECONCILE_SETTLE_MINUTES,
+    },
     metrics: { public: e.METERLINE_METRICS_PUBLIC, listen },
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY ?? null,

@@ -11,6 +11,7 @@ import { type EmulatorThread, startEmulatorThread } from "./emulator/index.ts";
 import { buildApp } from "./http/app.ts";
 import { startMetricsListener } from "./metrics/listener.ts";
 import { ProcessMetrics } from "./metrics/process-metrics.ts";
+import { startReconcileJob } from "./reconcile/job.ts";
 import { fromMetersList } from "./reporter/account-probe.ts";
 import { AimdLimiter, aimdFor, rateFor } from "./reporter/limiter.ts";
 import { fromMeterEvents } from "./reporter/sinks/meter-events.ts";
@@ -120,6 +121,20 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
       });
       const running = reporter;
       stops.unshift(() => running.stop());
+      if (config.reconcile.everyMinutes > 0) {
+        // Stopped before the reporter and the database: a run under way finishes first.
+        stops.unshift(
+          startReconcileJob({
+            db: database.db,
+            stripe,
+            owner: config.worker.id,
+            everyMs: config.reconcile.everyMinutes * 60_000,
+            hours: config.reconcile.hours,
+            settleMinutes: config.reconcile.settleMinutes,
+            logger: logger.child({ part: "reconcile" }),
+          }),
+        );
+      }
     }
 
     let app: FastifyInstance | null = null;
@@ -132,6 +147,7 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
         config,
         logger: { level: config.logLevel },
         metrics,
+        stripe,
       });
       // Billing sync: Stripe's thin events (asynchronous rejections). With the bundled emulator
       // the signing secret is made here and the emulator is told where to deliver.

@@ -1,4 +1,5 @@
 import type { Db } from "../../src/db/connect.ts";
+import type { DriftRow } from "../../src/db/schema/reconciliations.ts";
 import type { Ledger } from "../../src/emulator/index.ts";
 import { DEDUP_WINDOW_MS } from "../../src/emulator/state/meter-events.ts";
 import type { FlusherStats } from "./async-flusher.ts";
@@ -102,6 +103,8 @@ export interface RunRecord {
   final: RunRow[];
   reconciled: RunRow[];
   reconciliation: Reconciliation;
+  /** The product's reconciliation, run after the operator's (invariants.ts). */
+  productReconciliation: { drift: readonly DriftRow[] } | { error: string };
   flusher: FlusherStats;
   circuits: SeenCircuit[];
   kills: readonly DisruptionRecord[];
@@ -142,6 +145,7 @@ export async function assembleReport(run: RunRecord): Promise<ChaosReport> {
     applied: await readAppliedAttempts(db),
     badBatches: main.badBatches,
     modeOf: safeMode,
+    productReconciliation: run.productReconciliation,
   });
   const halted = (name: PhaseName) => run.phases.filter((p) => p.name === name && p.halt).length;
   const scenarios = countScenarios({

@@ -12,7 +12,7 @@ import { createChaosDatabase } from "./database.ts";
 import { type Repeating, startFreezer, startKiller } from "./disruptions.ts";
 import type { StatusCounts } from "./drain.ts";
 import { LogSink } from "./log-sink.ts";
-import { reconcile } from "./operator.ts";
+import { productReconcile, reconcile } from "./operator.ts";
 import type { ChaosOptions } from "./options.ts";
 import {
   type MainPhase,
@@ -234,6 +234,7 @@ export async function runChaos(
       return name !== undefined && counts.count(id, modeOf(name)) > 0;
     });
     const reconciled = await readRows(db);
+    const productReconciliation = await productReconcile(api.url, api.adminKey);
     await circuits.stop();
     return await assembleReport({
       options,
@@ -247,6 +248,7 @@ export async function runChaos(
       final,
       reconciled,
       reconciliation,
+      productReconciliation,
       flusher: flusher.figures(),
       circuits: circuits.history(),
       kills: killer.records,

@@ -5,6 +5,7 @@
  * invariant. No I/O, so each rule has a unit test that feeds it a broken ledger or log.
  */
 import type { DeliveryMode } from "../../src/db/schema/meters.ts";
+import type { DriftRow } from "../../src/db/schema/reconciliations.ts";
 import type { Ledger } from "../../src/emulator/index.ts";
 import {
   type AppliedAttempt,
@@ -44,6 +45,8 @@ export const INVARIANTS = {
   poison_batch_accepted: "§6 a bad batch is refused whole with a 4xx, nothing stored",
   ledger_unexplained_by_log:
     "the request log explains Stripe's ledger (usage records), and the wrong key's account holds nothing",
+  reconciliation_drift:
+    "Meterline's own reconciliation (meterline reconcile) finds drift exactly where Stripe's ledger differs from the outbox (meter events), and runs",
 } as const;
 
 /** One invariant's name. */
@@ -76,6 +79,11 @@ export interface InvariantInput {
   badBatches: readonly BadBatch[];
   /** The delivery mode of an event name (null for one the run never declared). */
   modeOf: (eventName: string) => DeliveryMode | null;
+  /**
+   * What the product's reconciliation (POST /v1/reconciliations, after the operator's) found:
+   * its drift, or why it could not run.
+   */
+  productReconciliation: { drift: readonly DriftRow[] } | { error: string };
 }
 
 /** How the poison events of one kind ended. */
@@ -170,6 +178,7 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
   findings.ledger_unexplained_by_log.push(
     ...unexplainedRecords(input.requests, input.ledger, input.otherLedger),
   );
+  findings.reconciliation_drift.push(...checkProductReconciliation(input));
 
   return {
     findings,
@@ -277,4 +286,40 @@ function checkPoison(
     subject: row.id,
     detail: `${kind}: expected failed with ${expected}, got ${row.status === "failed" ? `failed with ${row.lastErrorCode ?? "no code"}` : row.status}`,
   });
+}
+
+/**
+ * The product's reconciliation against the ledger: the customer × meter pairs it finds drift in
+ * must be exactly those where Stripe's ledger and the outbox disagree (among meter event modes:
+ * usage records are not reconciled per hour). A pair the ledger shows and the product missed,
+ * one the product reports that the ledger does not, and a run that failed are each a finding.
+ */
+function checkProductReconciliation(input: InvariantInput): Finding[] {
+  const product = input.productReconciliation;
+  if ("error" in product) return [{ subject: "(the run)", detail: product.error }];
+  const meterEvents = (name: string) => {
+    const mode = input.modeOf(name);
+    return mode === "meter_events" || mode === "meter_stream";
+  };
+  const expected = new Map(
+    compareTotals(input.reconciled, input.ledger)
+      .filter((f) => meterEvents(f.subject.split(" × ")[1] ?? ""))
+      .map((f) => [f.subject, f.detail]),
+  );
+  const found = new Map<string, string[]>();
+  for (const d of product.drift) {
+    const subject = `${d.stripe_customer_id} × ${d.event_name}`;
+    const detail = `${d.hour}: Meterline ${d.meterline}, Stripe ${d.stripe}; events ${d.event_ids.join(", ")}`;
+    found.set(subject, [...(found.get(subject) ?? []), detail]);
+  }
+  const out: Finding[] = [];
+  for (const [subject, detail] of expected) {
+    if (!found.has(subject)) out.push({ subject, detail: `missed: ${detail}` });
+  }
+  for (const [subject, details] of found) {
+    if (!expected.has(subject)) {
+      out.push({ subject, detail: `reported, but the ledger agrees: ${details.join("; ")}` });
+    }
+  }
+  return out;
 }

@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
+import type { DriftRow } from "../../src/db/schema/reconciliations.ts";
+import { RECONCILE_HOURS } from "../../src/reconcile/limits.ts";
 import { callApi } from "./api-process.ts";
 
 /**
@@ -57,4 +59,21 @@ export async function reconcile(
     else out.refusals.push(`${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
   }
   return out;
+}
+
+/**
+ * Runs the product's own reconciliation through the API, as `meterline reconcile` does, over
+ * every hour Stripe keeps summaries for, with no settle margin (the run has drained): its drift,
+ * or why it could not run.
+ */
+export async function productReconcile(
+  api: string,
+  adminKey: string,
+): Promise<{ drift: readonly DriftRow[] } | { error: string }> {
+  const res = await callApi(api, "POST", "/v1/reconciliations", {
+    key: adminKey,
+    body: { hours: RECONCILE_HOURS.max, settle_minutes: 0 },
+  });
+  if (res.status !== 201) return { error: `HTTP ${res.status}: ${JSON.stringify(res.body)}` };
+  return { drift: (res.body as { drift: DriftRow[] }).drift };
 }

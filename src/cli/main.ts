@@ -7,6 +7,7 @@ import { cmdDlq } from "./dlq.ts";
 import { cmdEmulator } from "./emulator.ts";
 import { cmdKeys } from "./keys.ts";
 import { cmdMigrate } from "./migrate.ts";
+import { cmdReconcile } from "./reconcile.ts";
 import { cmdServe, cmdStart, cmdWorker } from "./start.ts";
 import { cmdStats } from "./stats.ts";
 import { cmdTrace } from "./trace.ts";
@@ -36,6 +37,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   },
   trace: { summary: "an event and every attempt, readable (through the API)", run: cmdTrace },
   stats: { summary: "queue counts: pending, reported, dead letters by code", run: cmdStats },
+  reconcile: {
+    summary: "compare what was reported with Stripe's totals; print the drift",
+    run: cmdReconcile,
+  },
   demo: {
     summary: "send a stream of usage events, poison pills included, and show live counts",
     run: cmdDemo,

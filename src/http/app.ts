@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type Stripe from "stripe";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connect.ts";
 import { customersRoutes } from "../ingest/customers-route.ts";
@@ -14,6 +15,7 @@ import { metersRoutes } from "../ops/meters-route.ts";
 import { pendingRoutes } from "../ops/pending-route.ts";
 import { statsRoutes } from "../ops/stats-route.ts";
 import { workerGoneAfterMs } from "../outbox/workers.ts";
+import { reconciliationRoutes } from "../reconcile/reconciliations-route.ts";
 import { openApiKeyCache } from "./api-key-cache.ts";
 import { authenticate } from "./auth.ts";
 import { handleClientError } from "./client-errors.ts";
@@ -34,6 +36,8 @@ export interface AppDeps {
   readiness?: Readiness;
   /** The process's metrics (its worker counts into them too); a registry of its own when absent. */
   metrics?: ProcessMetrics;
+  /** The process's Stripe client, for reconciliation; null or absent when it has no key. */
+  stripe?: Stripe | null;
 }
 
 /**
@@ -99,6 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(statsRoutes, { db: deps.db });
       await v1.register(deadLettersRoutes, { db: deps.db, config: deps.config });
       await v1.register(pendingRoutes, { db: deps.db });
+      await v1.register(reconciliationRoutes, { db: deps.db, stripe: deps.stripe ?? null });
     },
     { prefix: "/v1" },
   );

@@ -45,6 +45,8 @@ export const ErrorCode = {
   customer_not_found: "customer_not_found",
   /** No meter is declared for that event_name. */
   meter_not_found: "meter_not_found",
+  /** GET /v1/reconciliations/latest: no reconciliation has finished yet. */
+  reconciliation_not_found: "reconciliation_not_found",
   /** The path exists under other methods (see the Allow header). */
   method_not_allowed: "method_not_allowed",
 
@@ -85,6 +87,10 @@ export const ErrorCode = {
   internal_error: "internal_error",
   /** The database is unavailable or busy; retry shortly (Retry-After). */
   service_unavailable: "service_unavailable",
+  /** This API process has no Stripe key (STRIPE_SECRET_KEY), so it cannot ask Stripe anything. */
+  stripe_not_configured: "stripe_not_configured",
+  /** A reconciliation could not read Stripe's totals; the run is kept with the reason. */
+  reconciliation_failed: "reconciliation_failed",
 } as const;
 
 /** One of the API's error codes. */

@@ -95,6 +95,33 @@ export function registerQueueGauges(registry: Registry, db: Db, liveWithinMs: nu
     [],
     (s) => [[{}, s.workers.length]],
   );
+  /** The latest reconciliation's figure, labelled by how it ended; nothing before the first. */
+  const latest = (
+    s: QueueSnapshot,
+    figure: (r: NonNullable<QueueSnapshot["reconciliation"]>) => number,
+  ): Array<[{ result: string }, number]> =>
+    s.reconciliation
+      ? [[{ result: s.reconciliation.failed ? "failed" : "finished" }, figure(s.reconciliation)]]
+      : [];
+
+  gauge(
+    "meterline_reconciliation_drift_groups",
+    "Customer × meter × hour groups where Stripe's total differs from what Meterline reported, at the latest reconciliation (absent before the first).",
+    ["result"],
+    (s) => latest(s, (r) => r.driftGroups),
+  );
+  gauge(
+    "meterline_reconciliation_drift_units",
+    "Sum of the absolute differences (in meter units) at the latest reconciliation (absent before the first).",
+    ["result"],
+    (s) => latest(s, (r) => r.driftTotal),
+  );
+  gauge(
+    "meterline_reconciliation_finished_timestamp_seconds",
+    "When the latest reconciliation finished, Unix seconds (absent before the first).",
+    ["result"],
+    (s) => latest(s, (r) => r.finishedS),
+  );
   gauge(
     "meterline_worker_in_flight",
     "Requests to Stripe in flight per live worker, at its last heartbeat.",

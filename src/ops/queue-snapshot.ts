@@ -21,6 +21,13 @@ export interface QueueSnapshot {
   circuits: Array<{ scope: string; openS: number }>;
   /** Workers alive now, with their requests in flight at their last heartbeat. */
   workers: Array<{ id: string; inFlight: number }>;
+  /** The latest finished reconciliation: groups that differ, by how much, and when; null: none yet. */
+  reconciliation: {
+    driftGroups: number;
+    driftTotal: number;
+    finishedS: number;
+    failed: boolean;
+  } | null;
 }
 
 /**
@@ -60,6 +67,19 @@ export async function queueSnapshot(db: Db, liveWithinMs: number): Promise<Queue
           from reporter_circuits`,
   );
   const workers = await liveWorkers(db, liveWithinMs);
+  const [reconciliation] = await rows<{
+    drift_groups: number;
+    drift_total: string;
+    finished_s: number;
+    failed: boolean;
+  }>(
+    db,
+    sql`select drift_groups,
+               (select coalesce(sum(abs((d ->> 'difference')::bigint)), 0) from jsonb_array_elements(drift) d)::text
+                 as drift_total,
+               extract(epoch from finished_at)::float8 as finished_s, error is not null as failed
+          from reconciliations where finished_at is not null order by id desc limit 1`,
+  );
   const ages = pending.map((p) => p.age_s);
   return {
     pending: pending.map((p) => ({ waitReason: p.wait_reason, leased: p.leased, n: p.n })),
@@ -68,5 +88,13 @@ export async function queueSnapshot(db: Db, liveWithinMs: number): Promise<Queue
     deadLetters: deadLetters.map((d) => ({ code: d.code, n: d.n })),
     circuits: circuits.map((c) => ({ scope: c.scope, openS: c.open_s })),
     workers,
+    reconciliation: reconciliation
+      ? {
+          driftGroups: reconciliation.drift_groups,
+          driftTotal: Number(reconciliation.drift_total),
+          finishedS: reconciliation.finished_s,
+          failed: reconciliation.failed,
+        }
+      : null,
   };
 }

@@ -184,6 +184,7 @@ export function input(
         return null;
       }
     },
+    productReconciliation: { drift: [] },
     ...rest,
   };
 }

@@ -40,6 +40,50 @@ describe("the chaos run's invariant checker (design.md §5)", () => {
     });
   });
 
+  it("the product's reconciliation must find drift exactly where the ledger differs, and run", () => {
+    const drift = (customer: string, difference: number) => ({
+      customer: "acme",
+      stripe_customer_id: customer,
+      event_name: row("a").eventName,
+      stripe_meter_id: "mtr_1",
+      hour: "2026-01-01T00:00:00.000Z",
+      meterline: 5,
+      stripe: 5 + difference,
+      difference,
+      events: 2,
+      event_ids: ["a", "b"],
+    });
+    const clean = [row("a"), row("b"), poisonRow];
+    const ledger = [counted("a"), counted("b")];
+    // The ledger agrees with the outbox: drift reported is a finding.
+    const invented = checkInvariants(
+      input(clean, ledger, {
+        productReconciliation: { drift: [drift(clean[0]?.stripeCustomerId ?? "", -1)] },
+      }),
+    );
+    expect(broken(invented)).toEqual({ reconciliation_drift: 1 });
+    expect(invented.findings.reconciliation_drift[0]?.detail).toMatch(
+      /^reported, but the ledger agrees/,
+    );
+    // Stripe lost "b": the ledger differs, and a reconciliation that saw nothing missed it...
+    const lost = [counted("a")];
+    const missed = checkInvariants(input(clean, lost, { productReconciliation: { drift: [] } }));
+    expect(missed.findings.reconciliation_drift.map((f) => f.detail.slice(0, 7))).toEqual([
+      "missed:",
+    ]);
+    // ...while one that found it agrees with the ledger.
+    const seen = checkInvariants(
+      input(clean, lost, {
+        productReconciliation: { drift: [drift(row("b").stripeCustomerId ?? "", -1)] },
+      }),
+    );
+    expect(seen.findings.reconciliation_drift).toEqual([]);
+    const failed = checkInvariants(
+      input(clean, ledger, { productReconciliation: { error: "HTTP 503" } }),
+    );
+    expect(broken(failed)).toEqual({ reconciliation_drift: 1 });
+  });
+
   it("a double count: the same identifier counted twice, and the total above the sum", () => {
     const report = checkInvariants(
       input([row("a"), row("b"), poisonRow], [counted("a"), counted("b"), counted("a")]),

@@ -38,19 +38,24 @@ afterAll(async () => {
 });
 
 /** Runs `meterline demo` with these flags against the running start; its exit code and output. */
-async function runDemo(flags: string[]): Promise<{ code: unknown; out: string }> {
-  const demo = spawn(process.execPath, [METERLINE_BIN, "demo", ...flags], {
+function runDemo(flags: string[]): Promise<{ code: unknown; out: string }> {
+  return runCommand(["demo", ...flags]);
+}
+
+/** Runs a `meterline` command against the running start; its exit code and output. */
+async function runCommand(args: string[]): Promise<{ code: unknown; out: string }> {
+  const child = spawn(process.execPath, [METERLINE_BIN, ...args], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  demo.stdout?.on("data", (d: Buffer) => {
+  child.stdout?.on("data", (d: Buffer) => {
     out += d.toString();
   });
-  demo.stderr?.on("data", (d: Buffer) => {
+  child.stderr?.on("data", (d: Buffer) => {
     out += d.toString();
   });
-  const code = await new Promise((resolve) => demo.once("exit", resolve));
+  const code = await new Promise((resolve) => child.once("exit", resolve));
   return { code, out };
 }
 
@@ -139,6 +144,27 @@ describe("meterline start", () => {
       expect(out).toContain("Stripe's ledger matches what was sent: 5 customers");
     },
   );
+
+  // After the demos above (three delivery modes, poison pills, async rejections): Stripe's
+  // hourly totals equal what Meterline reported. No settle margin: everything has settled.
+  it("meterline reconcile finds no drift after the demos, as a table, JSON and CSV", async () => {
+    const run = (flags: string[]) => runCommand(["reconcile", "--settle-minutes", "0", ...flags]);
+    const table = await run([]);
+    expect(table.code, table.out).toBe(0);
+    expect(table.out).toContain("No drift: Stripe counts what Meterline reported.");
+    const json = await run(["--json"]);
+    expect(json.code, json.out).toBe(0);
+    const report = JSON.parse(json.out);
+    expect(report).toMatchObject({ drift_groups: 0, drift: [], error: null });
+    expect(report.groups).toBeGreaterThan(0);
+    expect(report.meterline_total).toBe(report.stripe_total);
+    const csv = await run(["--csv"]);
+    expect(csv.out.trim()).toBe(
+      "customer,stripe_customer_id,event_name,stripe_meter_id,hour,meterline,stripe,difference,events,event_ids",
+    );
+    const latest = await runCommand(["reconcile", "--latest", "--json"]);
+    expect(JSON.parse(latest.out).id).toBe(report.id + 1);
+  });
 
   it("a second process cannot open the same embedded database, and says why", async () => {
     const keys = spawn(process.execPath, [METERLINE_BIN, "keys", "list"], {

@@ -60,6 +60,11 @@ describe.skipIf(!hasPrometheus())("the alert rules, through promtool", () => {
       "max(meterline_queue_snapshot_up) == 1\n        for: 1m",
     ],
     [
+      "the drift threshold",
+      'max(meterline_reconciliation_drift_groups{result="finished"}) > 0',
+      'max(meterline_reconciliation_drift_groups{result="finished"}) > 5',
+    ],
+    [
       "the guard on a failed read",
       "== 0 and on() max(meterline_queue_snapshot_up) == 1",
       "== 0 and on() max(meterline_queue_snapshot_up) >= 0",

@@ -76,6 +76,10 @@ describe.each(backends)("GET /metrics on %s", (kind) => {
       probeMs: 60_000,
     });
     await registerWorker(api.db, { id: "worker-a", host: "h", pid: 1 });
+    await api.db.execute(sql`insert into reconciliations
+      (range_start, range_end, ran_by, finished_at, groups, drift_groups, drift)
+      values (now() - interval '48 hours', now(), 'api', now(), 9, 2,
+        '[{"difference": -3}, {"difference": 7}]'::jsonb)`);
     // An earlier scrape's snapshot serves for 2 s (queue-gauges.ts): wait it out.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
 
@@ -90,6 +94,11 @@ describe.each(backends)("GET /metrics on %s", (kind) => {
     expect(s.get('meterline_circuit_open_seconds{scope="account"}')).toBeGreaterThanOrEqual(0);
     expect(s.get("meterline_workers_live")).toBe(1);
     expect(s.get('meterline_worker_in_flight{worker="worker-a"}')).toBe(0);
+    expect(s.get('meterline_reconciliation_drift_groups{result="finished"}')).toBe(2);
+    expect(s.get('meterline_reconciliation_drift_units{result="finished"}')).toBe(10);
+    expect(
+      s.get('meterline_reconciliation_finished_timestamp_seconds{result="finished"}'),
+    ).toBeGreaterThan(Date.now() / 1000 - 60);
     // Reported events are the workers' counters, never a count over the whole table.
     expect([...s.keys()].some((k) => k.includes("reported"))).toBe(false);
   });

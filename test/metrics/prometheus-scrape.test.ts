@@ -169,6 +169,11 @@ describe.skipIf(!hasPrometheus())("a real Prometheus scraping Meterline", () => 
       (v) => (v ?? 0) >= 1,
     );
     await seen('meterline_workers_live{job="meterline"}', (v) => v === 1);
+    // The worker's periodic reconciliation ran at start: no drift on an empty account.
+    await seen(
+      'meterline_reconciliation_drift_groups{job="meterline",result="finished"}',
+      (v) => v === 0,
+    );
     await waitFor(
       "the queue gauge back to 0 pending",
       async () => ((await firstValue('sum(meterline_events_pending{job="meterline"})')) ?? 0) === 0,

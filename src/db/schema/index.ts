@@ -2,6 +2,7 @@ export * from "./api-keys.ts";
 export * from "./async-rejections.ts";
 export * from "./customers.ts";
 export * from "./meters.ts";
+export * from "./reconciliations.ts";
 export * from "./reporter-circuits.ts";
 export * from "./stripe-events.ts";
 export * from "./subscription-items.ts";
