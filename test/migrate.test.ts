@@ -24,6 +24,7 @@ describe.each(backends)("migrations on %s", (kind) => {
         "async_rejections",
         "customers",
         "meters",
+        "reconciliations",
         "reporter_circuits",
         "stripe_events",
         "subscription_items",
