@@ -156,14 +156,26 @@ async function claimDue(db: Db, owner: string, leaseMs: number, limit: number, s
   const found = await preparedRows<Record<string, unknown> & ClaimedRow>(
     db,
     suspects ? "meterline_claim_due_suspects" : "meterline_claim_due",
-    sql`
-    update usage_events e set
-      lease_owner = ${owner},
-      lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
-      -- Counts claims: an event claimed again and again without an outcome crashes its worker.
-      claims = e.claims + 1,
-      open_claims = e.open_claims + 1
-    where e.id in (
+    claimDueStatement(owner, leaseMs, limit, suspects),
+  );
+  return normalise(found);
+}
+
+/** claimDue's one statement (exported so that a test can read its plan). */
+export function claimDueStatement(
+  owner: string,
+  leaseMs: number,
+  limit: number,
+  suspects: boolean,
+): SQL {
+  return sql`
+    -- Picked once, in a CTE of its own: as "where e.id in (select … limit n for update skip
+    -- locked)" the planner may rescan the subquery for each candidate row, and a rescan skips
+    -- the rows this very statement has already updated (to its lock they are taken), so its
+    -- LIMIT moves on to the next ones: more than n claimed, the extra held by a caller that
+    -- asked for n and never sends them (seen on PGlite: a halted worker's one-event probe
+    -- claim took two, and the second sat leased, renewed by the heartbeat, never sent).
+    with picked as materialized (
       select d.id from usage_events d
        -- Only pending events are work; reported, failed and discarded are never claimed again.
        -- (Literals, not parameters, wherever a partial index's predicate must be proven: a
@@ -193,10 +205,17 @@ async function claimDue(db: Db, owner: string, leaseMs: number, limit: number, s
        limit ${limit}::int
        -- Concurrent workers skip each other's rows instead of queueing on them, and never take
        -- the same row: the row lock lasts until this statement's implicit transaction ends.
-       for update skip locked)
-    returning ${claimedColumns}`,
-  );
-  return normalise(found);
+       for update skip locked
+    )
+    update usage_events e set
+      lease_owner = ${owner},
+      lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
+      -- Counts claims: an event claimed again and again without an outcome crashes its worker.
+      claims = e.claims + 1,
+      open_claims = e.open_claims + 1
+    from picked
+    where e.id = picked.id
+    returning ${claimedColumns}`;
 }
 
 /** Whether an event is (or is not) a suspect, with the threshold as a literal (see claimDue). */

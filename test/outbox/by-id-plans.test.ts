@@ -10,6 +10,7 @@ import { releaseStatement } from "../../src/outbox/release.ts";
 import { settleStatement } from "../../src/outbox/settle.ts";
 import { delivered } from "../reporter/fixtures.ts";
 import { backends, freshDatabase } from "../support/db.ts";
+import { planOf } from "../support/plans.ts";
 
 /** 20,000 pending events, leased to w1 or not. */
 const insertEvents = (leased: boolean) => sql`
@@ -81,35 +82,3 @@ describe.each(
     );
   }
 });
-
-/**
- * The plan of a statement as JSON text: "custom", planned for its values (what EXPLAIN shows);
- * "generic", as a prepared statement's plan is once reused, planned for no value in particular
- * (the hot statements are prepared: src/db/prepared.ts). One connection throughout.
- */
-async function planOf(database: Database, statement: SQL, mode: "custom" | "generic") {
-  if (mode === "custom") {
-    const plan = await rows(database.db, sql`explain (format json) ${statement}`);
-    return JSON.stringify(plan);
-  }
-  const { sql: text, params } = new PgDialect().sqlToQuery(statement);
-  // Each value as the driver would send it (toText), quoted as an SQL literal.
-  const literal = (v: unknown) => {
-    const text = toText(v);
-    return text === null ? "null" : `'${text.replace(/'/g, "''")}'`;
-  };
-  return database.withAdvisoryLock(4_242, async (db) => {
-    await rows(db, sql.raw(`prepare plan_probe as ${text}`));
-    try {
-      await rows(db, sql.raw("set plan_cache_mode = force_generic_plan"));
-      const plan = await rows(
-        db,
-        sql.raw(`explain (format json) execute plan_probe(${params.map(literal).join(", ")})`),
-      );
-      return JSON.stringify(plan);
-    } finally {
-      await rows(db, sql.raw("reset plan_cache_mode"));
-      await rows(db, sql.raw("deallocate plan_probe"));
-    }
-  });
-}
