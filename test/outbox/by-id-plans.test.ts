@@ -1,9 +1,7 @@
-import { type SQL, sql } from "drizzle-orm";
-import { PgDialect } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
-import { toText } from "../../src/db/sql-client.ts";
 import { extendLeasesStatement } from "../../src/outbox/extend-leases.ts";
 import { markSentStatement } from "../../src/outbox/mark-sent.ts";
 import { releaseStatement } from "../../src/outbox/release.ts";
