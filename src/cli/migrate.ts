@@ -15,8 +15,12 @@ export async function cmdMigrate(args: string[]): Promise<void> {
   const config = loadConfig();
   const database = await openConfiguredDatabase(config);
   try {
-    await migrate(database);
-    process.stdout.write(`migrations applied (${database.kind})\n`);
+    const { applied } = await migrate(database);
+    process.stdout.write(
+      applied === 0
+        ? `nothing to migrate: the database is up to date (${database.kind})\n`
+        : `migrations applied: ${applied} (${database.kind})\n`,
+    );
   } finally {
     await database.close();
   }

@@ -137,7 +137,29 @@ describe("the repository's compiled build", () => {
       env: { ...process.env, METERLINE_DATA_DIR: dataDir, DATABASE_URL: "", LOG_LEVEL: "warn" },
     });
     expect(r.stderr).toBe("");
-    expect(r.stdout).toContain("migrations applied (pglite)");
+    expect(r.stdout).toMatch(/^migrations applied: \d+ \(pglite\)\n$/);
     expect(readFileSync(join(repo, "dist/db/migrate.js"), "utf8")).toContain("../../drizzle");
+    const again = spawnSync(process.execPath, [join(repo, "bin/meterline.js"), "migrate"], {
+      encoding: "utf8",
+      env: { ...process.env, METERLINE_DATA_DIR: dataDir, DATABASE_URL: "", LOG_LEVEL: "warn" },
+    });
+    expect(again.stdout).toBe("nothing to migrate: the database is up to date (pglite)\n");
+  });
+
+  it("--version prints the package's version (read from package.json at run time)", () => {
+    const version = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version;
+    for (const flag of ["--version", "-v", "version"]) {
+      const r = spawnSync(process.execPath, [join(repo, "bin/meterline.js"), flag], {
+        encoding: "utf8",
+      });
+      expect(r.status, flag).toBe(0);
+      expect(r.stdout, flag).toBe(`meterline ${version}\n`);
+    }
+  });
+
+  it("ships a LICENSE that matches package.json's license", () => {
+    const license = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).license;
+    expect(license).toBe("MIT");
+    expect(readFileSync(join(repo, "LICENSE"), "utf8")).toMatch(/^MIT License\n/);
   });
 });
