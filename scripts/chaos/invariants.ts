@@ -290,21 +290,16 @@ function checkPoison(
 
 /**
  * The product's reconciliation against the ledger: the customer × meter pairs it finds drift in
- * must be exactly those where Stripe's ledger and the outbox disagree (among meter event modes:
- * usage records are not reconciled per hour). A pair the ledger shows and the product missed,
- * one the product reports that the ledger does not, and a run that failed are each a finding.
+ * must be exactly those where Stripe's ledger and the outbox disagree, in every delivery mode
+ * (usage records compared per billing period, meter events per hour). A pair the ledger shows
+ * and the product missed, one the product reports that the ledger does not, and a run that
+ * failed are each a finding.
  */
 function checkProductReconciliation(input: InvariantInput): Finding[] {
   const product = input.productReconciliation;
   if ("error" in product) return [{ subject: "(the run)", detail: product.error }];
-  const meterEvents = (name: string) => {
-    const mode = input.modeOf(name);
-    return mode === "meter_events" || mode === "meter_stream";
-  };
   const expected = new Map(
-    compareTotals(input.reconciled, input.ledger)
-      .filter((f) => meterEvents(f.subject.split(" × ")[1] ?? ""))
-      .map((f) => [f.subject, f.detail]),
+    compareTotals(input.reconciled, input.ledger).map((f) => [f.subject, f.detail]),
   );
   const found = new Map<string, string[]>();
   for (const d of product.drift) {

@@ -8,9 +8,11 @@ type Reconciliation = ReturnType<typeof reconciliationView>;
 
 const HELP = `Usage: meterline reconcile [--hours N] [--settle-minutes N] [--json | --csv] [--latest]
 
-Compares what Meterline reported with Stripe's own totals (meter event summaries), per
-customer × meter × hour of the events' timestamps, and prints every difference with the events
-behind it. Exit code 0: no drift; 1: drift found (or the run failed).
+Compares what Meterline reported with Stripe's own totals, and prints every difference with the
+events behind it: meter events per customer × meter × hour of the events' timestamps (meter
+event summaries); legacy usage records per subscription item × billing period (usage record
+summaries: Stripe sums those per period, so a period is compared whole). Exit code 0: no drift;
+1: drift found (or the run failed).
 
   --hours N            hours back from the end of this hour (default ${RECONCILE_HOURS.default}, at most ${RECONCILE_HOURS.max})
   --settle-minutes N   leave out groups with an event reported this recently: Stripe's totals
@@ -18,9 +20,9 @@ behind it. Exit code 0: no drift; 1: drift found (or the run failed).
   --latest             print the last run instead of running one
   --json               the API's JSON
   --csv                one line per difference: customer, meter, hour, meterline, stripe,
-                       difference, events, event ids
+                       difference, events, event ids, subscription item and period end (usage
+                       records)
 
-Legacy usage-record meters are not compared (Stripe sums them per billing period, not per hour).
 Talks to a running Meterline: METERLINE_API_URL and METERLINE_API_KEY (an admin key), or the
 runtime.json a development "meterline start" saved in METERLINE_DATA_DIR.`;
 
@@ -80,7 +82,7 @@ function csvField(value: string | number): string {
 /** One line per difference, with a header line. Pure. */
 export function renderCsv(run: Reconciliation): string {
   const header =
-    "customer,stripe_customer_id,event_name,stripe_meter_id,hour,meterline,stripe,difference,events,event_ids";
+    "customer,stripe_customer_id,event_name,stripe_meter_id,hour,meterline,stripe,difference,events,event_ids,subscription_item,period_end";
   const lines = run.drift.map((d) =>
     [
       d.customer,
@@ -93,11 +95,20 @@ export function renderCsv(run: Reconciliation): string {
       d.difference,
       d.events,
       d.event_ids.join(" "),
+      d.subscription_item ?? "",
+      d.period_end ?? "",
     ]
       .map(csvField)
       .join(","),
   );
   return `${[header, ...lines].join("\n")}\n`;
+}
+
+/** A group's hour, or a usage-records group's billing period, as the table shows it. */
+function when(d: Reconciliation["drift"][number]): string {
+  const minute = (iso: string) => iso.slice(0, 16).replace("T", " ");
+  if (d.subscription_item === undefined) return minute(d.hour);
+  return `period ${minute(d.hour)} to ${d.period_end === undefined ? "now" : minute(d.period_end)}`;
 }
 
 /** The report as a person reads it. Pure. */
@@ -111,7 +122,7 @@ export function renderReport(run: Reconciliation): string {
     return `${lines.join("\n")}\n`;
   }
   lines.push(
-    `  ${n(run.groups)} customer × meter × hour groups compared; Meterline ${n(run.meterline_total)}, Stripe ${n(run.stripe_total)}` +
+    `  ${n(run.groups)} groups compared (customer × meter × hour; × billing period for usage records); Meterline ${n(run.meterline_total)}, Stripe ${n(run.stripe_total)}` +
       (run.settling_groups > 0
         ? `; ${n(run.settling_groups)} left out (reported too recently for Stripe's totals)`
         : ""),
@@ -126,7 +137,7 @@ export function renderReport(run: Reconciliation): string {
     ...run.drift.map((d) => [
       d.customer,
       d.event_name,
-      d.hour.slice(0, 16).replace("T", " "),
+      when(d),
       n(d.meterline),
       n(d.stripe),
       (d.difference > 0 ? "+" : "") + n(d.difference),

@@ -1,13 +1,21 @@
 import type { DriftRow } from "../db/schema/reconciliations.ts";
 
-/** What Meterline reported for one customer × meter × hour (by the events' own timestamps). */
+/**
+ * What Meterline reported for one customer × meter × hour (by the events' own timestamps), or,
+ * for legacy usage records, for one subscription item × billing period.
+ */
 export interface ReportedGroup {
   customer: string;
   stripeCustomerId: string;
   eventName: string;
+  /** The Stripe meter; "" for a usage-records group whose meter has none. */
   stripeMeterId: string;
-  /** The hour's start, Unix seconds (UTC). */
+  /** Usage records only: the subscription item the group's events were filed on. */
+  subscriptionItemId?: string;
+  /** The hour's start, or the billing period's start for usage records, Unix seconds (UTC). */
   hour: number;
+  /** Usage records only: the billing period's end, Unix seconds. */
+  periodEnd?: number;
   /** Sum of the values of its reported events. */
   total: number;
   /** How many reported events, and the first ids. */
@@ -19,11 +27,16 @@ export interface ReportedGroup {
   unsettled: number;
 }
 
-/** Stripe's total of one meter × customer × hour (a meter event summary's aggregated_value). */
+/**
+ * Stripe's total of one meter × customer × hour (a meter event summary's aggregated_value), or
+ * of one subscription item × billing period (a usage record summary's total_usage).
+ */
 export interface StripeTotal {
   stripeMeterId: string;
   stripeCustomerId: string;
+  subscriptionItemId?: string;
   hour: number;
+  periodEnd?: number;
   value: number;
 }
 
@@ -39,8 +52,27 @@ export interface DriftReport {
   drift: DriftRow[];
 }
 
-const keyOf = (meter: string, customer: string, hour: number) =>
-  `${meter}\u0000${customer}\u0000${hour}`;
+/** What a total is counted on: a subscription item for usage records, else meter × customer. */
+const targetOf = (t: {
+  stripeMeterId: string;
+  stripeCustomerId: string;
+  subscriptionItemId?: string;
+}) =>
+  t.subscriptionItemId === undefined
+    ? `${t.stripeMeterId}\u0000${t.stripeCustomerId}`
+    : `si\u0000${t.subscriptionItemId}`;
+const keyOf = (t: Parameters<typeof targetOf>[0], hour: number) => `${targetOf(t)}\u0000${hour}`;
+
+/** The usage-records fields of a drift row, when the group is one. */
+function periodFields(t: { subscriptionItemId?: string; periodEnd?: number }) {
+  if (t.subscriptionItemId === undefined) return {};
+  return {
+    subscription_item: t.subscriptionItemId,
+    ...(t.periodEnd === undefined
+      ? {}
+      : { period_end: new Date(t.periodEnd * 1000).toISOString() }),
+  };
+}
 
 /**
  * Compares Meterline's reported totals with Stripe's, per customer × meter × hour. Pure.
@@ -57,7 +89,7 @@ export function compareTotals(
 ): DriftReport {
   const stripeBy = new Map<string, number>();
   for (const s of stripe) {
-    const key = keyOf(s.stripeMeterId, s.stripeCustomerId, s.hour);
+    const key = keyOf(s, s.hour);
     stripeBy.set(key, (stripeBy.get(key) ?? 0) + s.value);
   }
   const report: DriftReport = {
@@ -71,9 +103,9 @@ export function compareTotals(
   /** Names for Stripe-only hours: the customer key and event name of the pair. */
   const names = new Map<string, { customer: string; eventName: string }>();
   for (const g of reported) {
-    const key = keyOf(g.stripeMeterId, g.stripeCustomerId, g.hour);
+    const key = keyOf(g, g.hour);
     seen.add(key);
-    names.set(keyOf(g.stripeMeterId, g.stripeCustomerId, 0), {
+    names.set(targetOf(g), {
       customer: g.customer,
       eventName: g.eventName,
     });
@@ -99,15 +131,16 @@ export function compareTotals(
         difference: theirs - g.total,
         events: g.events,
         event_ids: g.eventIds,
+        ...periodFields(g),
       });
     }
   }
   for (const s of stripe) {
-    const key = keyOf(s.stripeMeterId, s.stripeCustomerId, s.hour);
+    const key = keyOf(s, s.hour);
     if (seen.has(key) || s.value === 0) continue;
     seen.add(key);
     const value = stripeBy.get(key) ?? 0;
-    const name = names.get(keyOf(s.stripeMeterId, s.stripeCustomerId, 0));
+    const name = names.get(targetOf(s));
     report.groups++;
     report.stripeTotal += value;
     report.drift.push({
@@ -121,6 +154,7 @@ export function compareTotals(
       difference: value,
       events: 0,
       event_ids: [],
+      ...periodFields(s),
     });
   }
   report.drift.sort(

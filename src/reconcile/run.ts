@@ -7,6 +7,12 @@ import { coerceError } from "../lib/errors.ts";
 import { compareTotals } from "./drift.ts";
 import { reportedTotals } from "./reported-totals.ts";
 import { stripeTotals } from "./stripe-totals.ts";
+import {
+  itemPeriods,
+  periodStripeTotals,
+  reportedItems,
+  reportedPeriodTotals,
+} from "./usage-record-totals.ts";
 
 /** What one reconciliation covers. */
 export interface ReconcileOptions {
@@ -61,9 +67,16 @@ export async function runReconciliation(
   if (started === null) return null;
   let values: Partial<ReconciliationRow>;
   try {
+    // Meter events per customer × meter × hour; legacy usage records per item × billing period.
     const reported = await reportedTotals(db, range.start, range.end);
     const theirs = await stripeTotals(stripe, reported);
-    const report = compareTotals(reported, theirs, now.getTime() - options.settleMinutes * 60_000);
+    const items = await reportedItems(db, range.start, range.end);
+    const periods = await itemPeriods(stripe, items, range.start, range.end);
+    const report = compareTotals(
+      [...reported, ...(await reportedPeriodTotals(db, periods))],
+      [...theirs, ...periodStripeTotals(periods)],
+      now.getTime() - options.settleMinutes * 60_000,
+    );
     values = {
       groups: report.groups,
       driftGroups: report.drift.length,

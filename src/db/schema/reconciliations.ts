@@ -15,6 +15,12 @@ export interface DriftRow {
   /** Reported events of the group: how many, and the first ids (the events behind the difference). */
   events: number;
   event_ids: string[];
+  /**
+   * Legacy usage records only (Stripe sums them per billing period, per subscription item): the
+   * item, and the period's end (`hour` is then the period's start). Absent for meter events.
+   */
+  subscription_item?: string;
+  period_end?: string;
 }
 
 /**
