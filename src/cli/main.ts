@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { ConfigError } from "../config.ts";
 import { DatabaseInUseError } from "../db/pglite-lock.ts";
 import { coerceError } from "../lib/errors.ts";
+import { packageVersion } from "../lib/version.ts";
 import { cmdCancel } from "./cancel.ts";
 import { cmdDemo } from "./demo.ts";
 import { cmdDlq } from "./dlq.ts";
@@ -56,17 +56,11 @@ function help(): string {
   return `meterline: usage events in, Stripe usage billing out.\n\nUsage: meterline <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun "meterline <command> --help" for a command's options, "meterline --version" for the version. Configuration comes from the environment: see the README.`;
 }
 
-/** The package's version (package.json sits two folders up from src/cli and from dist/cli). */
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
-  return String((pkg as { version?: unknown }).version);
-}
-
 /** Exit codes scripts can rely on: 0 ok, 1 failure, 2 usage or configuration error. */
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-v" || name === "version") {
-    process.stdout.write(`meterline ${version()}\n`);
+    process.stdout.write(`meterline ${packageVersion()}\n`);
     return;
   }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {

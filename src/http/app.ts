@@ -9,6 +9,8 @@ import { eventsRoutes } from "../ingest/events-route.ts";
 import { metricsRoute } from "../metrics/metrics-route.ts";
 import { ProcessMetrics } from "../metrics/process-metrics.ts";
 import { registerQueueGauges } from "../metrics/queue-gauges.ts";
+import { docsRoutes } from "../openapi/docs-routes.ts";
+import { installRouteBook } from "../openapi/route-book.ts";
 import { deadLettersRoutes } from "../ops/dead-letters-route.ts";
 import { healthRoutes, type Readiness } from "../ops/health-routes.ts";
 import { metersRoutes } from "../ops/meters-route.ts";
@@ -65,6 +67,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installJsonParser(app);
   installNotFound(app);
+  // Every route from here on, for /openapi.json and /docs (each documents itself: config.doc).
+  const routes = installRouteBook(app);
   installTextGuard(app);
   app.setErrorHandler(handleError);
 
@@ -88,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     apiKeys,
     public: deps.config.metrics.public,
   });
+  await app.register(docsRoutes, { routes });
   await app.register(
     async (v1) => {
       // Every /v1 route needs a key; each route's config.role says which (admin when unset).
