@@ -1,4 +1,5 @@
 import { and, eq, ne, sql } from "drizzle-orm";
+import { z } from "zod";
 import type { Db } from "../db/connect.ts";
 import { type Customer, customers } from "../db/schema/customers.ts";
 import { subscriptionItems } from "../db/schema/subscription-items.ts";
@@ -14,14 +15,24 @@ export interface CustomerChange {
 }
 
 /** A customer as the API shows it (snake_case, ISO times). */
-export interface CustomerView {
-  key: string;
-  stripe_customer_id: string | null;
-  status: "active" | "deleted";
-  created_at: string;
-  updated_at: string;
-  deleted_at: string | null;
-}
+export const customerViewSchema = z.object({
+  key: z.string(),
+  stripe_customer_id: z.string().nullable().describe("The linked Stripe customer (cus_…)"),
+  status: z.enum(["active", "deleted"]),
+  created_at: z.string(),
+  updated_at: z.string(),
+  deleted_at: z.string().nullable(),
+});
+
+/** A customer as the API shows it (snake_case, ISO times). */
+export type CustomerView = z.infer<typeof customerViewSchema>;
+
+/** A customer with the subscription items its usage_records meters report on, by event_name. */
+export const customerWithItemsSchema = customerViewSchema.extend({
+  subscription_items: z
+    .record(z.string(), z.string())
+    .describe("Subscription item (si_…) by event_name, for usage_records meters"),
+});
 
 /** Renders a customer row for the API. */
 export function customerView(c: Customer): CustomerView {

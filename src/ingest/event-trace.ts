@@ -1,66 +1,78 @@
 import { asc, eq } from "drizzle-orm";
+import { z } from "zod";
 import { defaultConfig } from "../config.ts";
 import type { Db } from "../db/connect.ts";
 import { type UsageEventAttempt, usageEventAttempts } from "../db/schema/usage-event-attempts.ts";
-import { type UsageEvent, usageEvents } from "../db/schema/usage-events.ts";
+import { eventStatuses, type UsageEvent, usageEvents } from "../db/schema/usage-events.ts";
 import { workerGoneAfterMs, workersAlive } from "../outbox/workers.ts";
 
 /** The workers' "gone" rule at the default lease, for callers that do not pass their own. */
 const DEFAULT_LIVE_WITHIN_MS = workerGoneAfterMs(defaultConfig().worker.leaseMs);
 
+/** A time as the API shows it: ISO 8601 in UTC. */
+const isoTime = z.string().describe("ISO 8601, UTC");
+
+/** An error as Stripe (or pre-flight) gave it. */
+export const eventErrorSchema = z.object({
+  code: z.string().nullable(),
+  message: z.string().nullable(),
+  http_status: z.number().int().nullable(),
+  request_id: z.string().nullable().describe("Stripe's request id, to quote to Stripe"),
+});
+
 /** One send attempt (or pre-flight decision) as the trace shows it. */
-export interface AttemptView {
-  attempt: number;
-  /**
-   * delivered, retry, rejected… or worker_lost: the event was claimed and its worker stopped
-   * (killed, crashed, frozen past its lease) before any outcome; `worker` is that lease owner.
-   */
-  outcome: string;
-  http_status: number | null;
-  stripe_code: string | null;
-  request_id: string | null;
-  message: string | null;
-  worker: string;
-  /**
-   * Whether `worker` is alive now (workers table, by the database clock): false for a worker that
-   * stopped or stopped beating; null when the table does not know it (an operator, a worker from
-   * before the registry).
-   */
-  worker_alive: boolean | null;
-  started_at: string;
-  finished_at: string;
-}
+export const attemptViewSchema = z.object({
+  attempt: z.number().int(),
+  outcome: z
+    .string()
+    .describe(
+      "delivered, retry, rejected… or worker_lost: the event was claimed and its worker stopped (killed, crashed, frozen past its lease) before any outcome; `worker` is that lease owner",
+    ),
+  http_status: z.number().int().nullable(),
+  stripe_code: z.string().nullable(),
+  request_id: z.string().nullable(),
+  message: z.string().nullable(),
+  worker: z.string(),
+  worker_alive: z
+    .boolean()
+    .nullable()
+    .describe(
+      "Whether `worker` is alive now: false for a worker that stopped or stopped beating; null when the workers table does not know it (an operator, a worker from before the registry)",
+    ),
+  started_at: isoTime,
+  finished_at: isoTime,
+});
+
+/** One send attempt (or pre-flight decision) as the trace shows it. */
+export type AttemptView = z.infer<typeof attemptViewSchema>;
 
 /** An event's whole story: where it stands, why it waits or failed, and every attempt. */
-export interface EventTrace {
-  id: string;
-  customer: string;
-  event_name: string;
-  value: number;
-  status: UsageEvent["status"];
-  occurred_at: string;
-  received_at: string;
-  next_attempt_at: string;
-  /** Counted send attempts. */
-  attempts: number;
-  /** Why a pending event waits; null when it does not. */
-  wait_reason: string | null;
-  /** The worker holding the event right now, when its lease has not expired. */
-  lease: { owner: string; expires_at: string } | null;
-  last_error: {
-    code: string | null;
-    message: string | null;
-    http_status: number | null;
-    request_id: string | null;
-  } | null;
-  stripe_request_id: string | null;
-  first_attempt_at: string | null;
-  last_attempt_at: string | null;
-  reported_at: string | null;
-  failed_at: string | null;
-  /** Every attempt row, oldest first. */
-  history: AttemptView[];
-}
+export const eventTraceSchema = z.object({
+  id: z.string(),
+  customer: z.string(),
+  event_name: z.string(),
+  value: z.number().int(),
+  status: z.enum(eventStatuses),
+  occurred_at: isoTime,
+  received_at: isoTime,
+  next_attempt_at: isoTime,
+  attempts: z.number().int().describe("Counted send attempts"),
+  wait_reason: z.string().nullable().describe("Why a pending event waits; null when it does not"),
+  lease: z
+    .object({ owner: z.string(), expires_at: isoTime })
+    .nullable()
+    .describe("The worker holding the event right now, when its lease has not expired"),
+  last_error: eventErrorSchema.nullable(),
+  stripe_request_id: z.string().nullable(),
+  first_attempt_at: isoTime.nullable(),
+  last_attempt_at: isoTime.nullable(),
+  reported_at: isoTime.nullable(),
+  failed_at: isoTime.nullable(),
+  history: z.array(attemptViewSchema).describe("Every attempt row, oldest first"),
+});
+
+/** An event's whole story: where it stands, why it waits or failed, and every attempt. */
+export type EventTrace = z.infer<typeof eventTraceSchema>;
 
 /**
  * Reads an event, its attempts and whether their workers are alive (three indexed queries, the

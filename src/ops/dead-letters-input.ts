@@ -8,7 +8,7 @@ import { describeIssues } from "../validation/describe-issues.ts";
 import { listError } from "../validation/item-error-list.ts";
 import { parseBody } from "../validation/parse-body.ts";
 import { oneError, requireIdsOrFilter } from "../validation/target-body.ts";
-import { checkFilter, filterFields } from "./dead-letters-filter.ts";
+import { checkFilter, filterFields, filterRules, filterShape } from "./dead-letters-filter.ts";
 
 /** Rows per page of GET /v1/dead-letters: default and most. */
 export const LIST_LIMIT = { default: 50, max: 500 } as const;
@@ -75,6 +75,19 @@ const queryRules: Record<string, string> = {
   cursor: "must be the next_cursor of a previous page",
 };
 
+/**
+ * GET /v1/dead-letters' query as the API reference shows it: the filter's own schemas (which
+ * checkFilter runs), and limit and cursor as parseListQuery checks them.
+ */
+export const listQueryDoc = z.strictObject({
+  ...filterShape,
+  limit: z.int().min(1).max(LIST_LIMIT.max).default(LIST_LIMIT.default),
+  cursor: z.string(),
+});
+
+/** The rule of each query parameter, for the API reference. */
+export const listQueryRules: Readonly<Record<string, string>> = { ...filterRules, ...queryRules };
+
 /** Parses GET /v1/dead-letters' query string, or throws 400 invalid_query naming the parameter. */
 export function parseListQuery(query: unknown): ListQuery {
   const shape = queryShape.safeParse(query ?? {});
@@ -126,6 +139,14 @@ const bodyRules = {
   note: "must be a string of 1 to 500 characters",
   confirm_not_in_stripe: "must be true or false",
 };
+
+/** The body of POST /v1/dead-letters/:action as the API reference shows it, filter included. */
+export function actionBodyDoc(action: DlqActionName) {
+  return bodySchemas[action].extend({ filter: z.strictObject(filterShape).optional() });
+}
+
+/** The rule of each body field (and filter field), for the API reference. */
+export const actionBodyRules: Readonly<Record<string, string>> = { ...filterRules, ...bodyRules };
 
 /**
  * Parses the body of POST /v1/dead-letters/:action, or throws 400 invalid_body naming the field

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { z } from "zod";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connect.ts";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
 import { discardDeadLetters } from "../outbox/dlq-discard.ts";
 import { listDeadLetters } from "../outbox/dlq-list.ts";
 import { resolveDeadLetters } from "../outbox/dlq-resolve.ts";
@@ -10,14 +12,66 @@ import { retryDeadLetters } from "../outbox/dlq-retry.ts";
 import type { DlqOutcome, DlqRun } from "../outbox/dlq-statement.ts";
 import {
   type ActionInput,
+  actionBodyDoc,
+  actionBodyRules,
   type DlqActionName,
   encodeCursor,
+  listQueryDoc,
+  listQueryRules,
   parseActionBody,
   parseListQuery,
 } from "./dead-letters-input.ts";
-import { actionView, deadLetterView, refusalMessage } from "./dead-letters-view.ts";
+import {
+  actionView,
+  actionViewSchema,
+  deadLetterView,
+  deadLetterViewSchema,
+  refusalMessage,
+} from "./dead-letters-view.ts";
 
 const actions: readonly DlqActionName[] = ["retry", "discard", "resolve"];
+
+const listDoc: RouteDoc = {
+  tag: "Dead letters",
+  summary:
+    "Dead letters (events that failed), newest first, by code, customer, event_name and age.",
+  description:
+    "Each row says why it failed and the operator's next step. Pages: pass the answer's " +
+    "`next_cursor` as `cursor` for the next page; null means there is none.",
+  query: listQueryDoc,
+  rules: listQueryRules,
+  responses: {
+    200: z.object({
+      data: z.array(deadLetterViewSchema),
+      matched: z.number().int().describe("Dead letters the filter matches, on every page"),
+      next_cursor: z.string().nullable(),
+    }),
+  },
+  errors: { 400: [ErrorCode.invalid_query, ErrorCode.invalid_cursor] },
+};
+
+const actionSummaries: Record<DlqActionName, string> = {
+  retry: "Send dead letters again: named ids, or a filter's matches.",
+  discard: "Give up on dead letters for good: named ids, or a filter's matches.",
+  resolve: "Mark dead letters as delivered (Stripe has them): named ids, or a filter's matches.",
+};
+
+function actionDoc(action: DlqActionName): RouteDoc {
+  return {
+    tag: "Dead letters",
+    summary: actionSummaries[action],
+    description:
+      'Exactly one of `ids` and `filter` (`{}` selects every dead letter). `"dry_run": true` ' +
+      "changes nothing and says what would change. Named ids are all or nothing.",
+    body: actionBodyDoc(action),
+    rules: actionBodyRules,
+    responses: { 200: actionViewSchema },
+    errors:
+      action === "retry"
+        ? { 400: [ErrorCode.invalid_body], 409: [ErrorCode.dedup_window_expired] }
+        : { 400: [ErrorCode.invalid_body] },
+  };
+}
 
 /**
  * Dead letters, for operators (admin role: no route here sets config.role):
@@ -31,7 +85,7 @@ export const deadLettersRoutes: FastifyPluginAsync<{ db: Db; config: Config }> =
 ) => {
   const dedupWindowMs = config.worker.dedupWindowMs;
 
-  app.get("/dead-letters", async (request) => {
+  app.get("/dead-letters", { config: { doc: listDoc } }, async (request) => {
     const query = parseListQuery(request.query);
     const page = await listDeadLetters(db, { ...query, dedupWindowMs });
     const last = page.rows.at(-1);
@@ -43,7 +97,7 @@ export const deadLettersRoutes: FastifyPluginAsync<{ db: Db; config: Config }> =
   });
 
   for (const action of actions) {
-    app.post(`/dead-letters/${action}`, async (request) => {
+    app.post(`/dead-letters/${action}`, { config: { doc: actionDoc(action) } }, async (request) => {
       const input = parseActionBody(action, request.body);
       const named = "ids" in input.target ? input.target.ids : null;
       const outcome = await run(db, action, input, actor(request), dedupWindowMs);

@@ -1,52 +1,73 @@
+import { z } from "zod";
+import { eventErrorSchema } from "../ingest/event-trace.ts";
 import type { DeadLetterRow } from "../outbox/dlq-list.ts";
 import type { DlqOutcome } from "../outbox/dlq-statement.ts";
 import { reasonOf } from "../outbox/reasons.ts";
 import type { DlqActionName } from "./dead-letters-input.ts";
 
 /** One dead letter as GET /v1/dead-letters shows it. */
-export interface DeadLetterView {
-  id: string;
-  customer: string;
-  event_name: string;
-  value: number;
-  occurred_at: string;
-  /** When it became a dead letter. */
-  failed_at: string;
-  attempts: number;
-  /** Why it is a dead letter: what the person reads to decide between retry, discard and resolve. */
-  error: {
-    code: string | null;
-    message: string | null;
-    http_status: number | null;
-    request_id: string | null;
-  };
-  first_ambiguous_at: string | null;
-  first_sent_at: string | null;
-  /** The code's scope and the operator's next step (outbox/reasons.ts); null for a code Stripe gave. */
-  next_step: { scope: string; action: string } | null;
-  /** A plain retry is refused: Stripe may hold it and no longer dedups it (see the refusal). */
-  dedup_window_expired: boolean;
-}
+export const deadLetterViewSchema = z.object({
+  id: z.string(),
+  customer: z.string(),
+  event_name: z.string(),
+  value: z.number().int(),
+  occurred_at: z.string(),
+  failed_at: z.string().describe("When it became a dead letter"),
+  attempts: z.number().int(),
+  error: eventErrorSchema.describe(
+    "Why it is a dead letter: what the person reads to decide between retry, discard and resolve",
+  ),
+  first_ambiguous_at: z.string().nullable(),
+  first_sent_at: z.string().nullable(),
+  next_step: z
+    .object({ scope: z.string(), action: z.string() })
+    .nullable()
+    .describe("The code's scope and the operator's next step; null for a code Stripe gave"),
+  dedup_window_expired: z
+    .boolean()
+    .describe("A plain retry is refused: Stripe may hold it and no longer dedups it"),
+});
+
+/** One dead letter as GET /v1/dead-letters shows it. */
+export type DeadLetterView = z.infer<typeof deadLetterViewSchema>;
+
+/** A refusal inside a successful answer: which code, how many, which ids, what to do. */
+export const refusedSchema = z.object({
+  code: z.string(),
+  count: z.number().int(),
+  ids: z.array(z.string()),
+  message: z.string(),
+});
 
 /** What POST /v1/dead-letters/:action answers. */
-export interface ActionView {
-  action: DlqActionName;
-  dry_run: boolean;
-  /** Dead letters the ids or filter matched. */
-  matched: number;
-  /** How many this call changed (0 on a dry run). */
-  changed: number;
-  /** The changed ids, oldest dead letter first; on a dry run, a sample of what would change. */
-  ids: string[];
-  /** Dry run: how many would change. */
-  would_change?: number;
-  /** Matched dead letters a next call would still change (a filter matching more than `limit`). */
-  remaining: number;
-  /** Named ids that are not dead letters (no such event, or not failed): nothing was done to them. */
-  unmatched_ids?: string[];
-  /** Retry: matched events refused, and why. */
-  refused?: { code: string; count: number; ids: string[]; message: string };
-}
+export const actionViewSchema = z.object({
+  action: z.enum(["retry", "discard", "resolve"]),
+  dry_run: z.boolean(),
+  matched: z.number().int().describe("Dead letters the ids or filter matched"),
+  changed: z.number().int().describe("How many this call changed (0 on a dry run)"),
+  ids: z
+    .array(z.string())
+    .describe(
+      "The changed ids, oldest dead letter first; on a dry run, a sample of what would change",
+    ),
+  would_change: z.number().int().optional().describe("Dry run: how many would change"),
+  remaining: z
+    .number()
+    .int()
+    .describe(
+      "Matched dead letters a next call would still change (a filter matching more than `limit`)",
+    ),
+  unmatched_ids: z
+    .array(z.string())
+    .optional()
+    .describe(
+      "Named ids that are not dead letters (no such event, or not failed): nothing was done to them",
+    ),
+  refused: refusedSchema.optional().describe("Retry: matched events refused, and why"),
+});
+
+/** What POST /v1/dead-letters/:action answers. */
+export type ActionView = z.infer<typeof actionViewSchema>;
 
 /** Renders a listed row. Pure. */
 export function deadLetterView(row: DeadLetterRow): DeadLetterView {

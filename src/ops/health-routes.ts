@@ -1,11 +1,13 @@
 import { sql } from "drizzle-orm";
 import type { FastifyPluginAsync } from "fastify";
+import { z } from "zod";
 import { defaultConfig } from "../config.ts";
 import type { Db } from "../db/connect.ts";
 import type { ReporterCircuit } from "../db/schema/reporter-circuits.ts";
 import type { ApiKeyVerifier } from "../http/api-key-cache.ts";
 import { authenticate } from "../http/auth.ts";
 import { coerceError } from "../lib/errors.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
 import { readCircuits } from "../outbox/circuits.ts";
 import { listWorkers, liveWorkerCount, workerGoneAfterMs } from "../outbox/workers.ts";
 
@@ -43,6 +45,32 @@ export interface ReadyzBody {
   /** Live reporter workers; null when the database did not answer. Never a reason for 503. */
   workers: { live: number | null; note?: string };
 }
+
+const workersDoc: RouteDoc = {
+  tag: "Operations",
+  summary: "Every reporter worker, alive or not, with its last heartbeat.",
+  responses: {
+    200: z.object({
+      data: z.array(
+        z.object({
+          id: z.string(),
+          alive: z.boolean(),
+          host: z.string(),
+          pid: z.number().int(),
+          started_at: z.string(),
+          last_seen_at: z.string(),
+          in_flight: z.number().int().describe("Events it holds leases on"),
+          stopped_at: z.string().nullable(),
+        }),
+      ),
+      live: z.number().int(),
+      live_within_ms: z
+        .number()
+        .int()
+        .describe("A worker unseen for longer is gone: two leases without a heartbeat"),
+    }),
+  },
+};
 
 export interface HealthOptions {
   db: Db;
@@ -97,7 +125,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, optio
   await app.register(
     async (v1) => {
       v1.addHook("onRequest", authenticate(options.apiKeys));
-      v1.get("/workers", async () => {
+      v1.get("/workers", { config: { doc: workersDoc } }, async () => {
         const rows = await listWorkers(db, liveWithinMs);
         return {
           data: rows.map((w) => ({

@@ -1,6 +1,7 @@
 import { asc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
 import type { Db } from "../db/connect.ts";
-import { type DeliveryMode, type Meter, meters } from "../db/schema/meters.ts";
+import { type DeliveryMode, deliveryModes, type Meter, meters } from "../db/schema/meters.ts";
 import { METER_WAITS, wakeWaiting } from "../outbox/wake.ts";
 
 /** What a PUT may say about a meter. Absent fields are left as they are (or defaulted on create). */
@@ -14,16 +15,19 @@ export interface MeterChange {
 }
 
 /** A meter as the API shows it (snake_case, ISO times). */
-export interface MeterView {
-  event_name: string;
-  stripe_meter_id: string | null;
-  status: "active" | "inactive";
-  delivery_mode: DeliveryMode;
-  customer_payload_key: string;
-  value_payload_key: string;
-  created_at: string;
-  updated_at: string;
-}
+export const meterViewSchema = z.object({
+  event_name: z.string(),
+  stripe_meter_id: z.string().nullable().describe("Stripe's meter (mtr_…)"),
+  status: z.enum(["active", "inactive"]).describe("An inactive meter's events wait, unsent"),
+  delivery_mode: z.enum(deliveryModes),
+  customer_payload_key: z.string(),
+  value_payload_key: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+/** A meter as the API shows it (snake_case, ISO times). */
+export type MeterView = z.infer<typeof meterViewSchema>;
 
 /** Renders a meter row for the API. */
 export function meterView(m: Meter): MeterView {

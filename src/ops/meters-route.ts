@@ -5,8 +5,9 @@ import { deliveryModes } from "../db/schema/meters.ts";
 import { eventNameSchema, fieldRules } from "../ingest/event-input.ts";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
 import { parseBody } from "../validation/parse-body.ts";
-import { getMeter, listMeters, meterView, putMeter } from "./meter-store.ts";
+import { getMeter, listMeters, meterView, meterViewSchema, putMeter } from "./meter-store.ts";
 
 // A payload key travels form-encoded as payload[<key>] to Stripe: brackets would nest it.
 const payloadKey = z
@@ -37,35 +38,81 @@ const putRules = {
   value_payload_key: payloadKeyRule,
 };
 
+const eventNameParams = z.object({ event_name: eventNameSchema });
+const paramRules = { event_name: fieldRules.event_name };
+
+const docs = {
+  put: {
+    tag: "Meters",
+    summary: "Declare a meter, or update the fields the body names (201 created, 200 updated).",
+    description:
+      "Producers' events name a meter by its event_name; an event naming none is refused (422 " +
+      "unknown_event_name). Events of an inactive meter, or of one without a stripe_meter_id, " +
+      "wait in the queue until it is ready.",
+    params: eventNameParams,
+    body: putSchema,
+    rules: { ...paramRules, ...putRules },
+    responses: { 200: meterViewSchema, 201: meterViewSchema },
+    errors: { 400: [ErrorCode.invalid_param, ErrorCode.invalid_body] },
+  },
+  list: {
+    tag: "Meters",
+    summary: "Every meter.",
+    responses: { 200: z.object({ data: z.array(meterViewSchema) }) },
+  },
+  get: {
+    tag: "Meters",
+    summary: "One meter by its event_name.",
+    params: eventNameParams,
+    rules: paramRules,
+    responses: { 200: meterViewSchema },
+    errors: { 400: [ErrorCode.invalid_param], 404: [ErrorCode.meter_not_found] },
+  },
+} satisfies Record<string, RouteDoc>;
+
 /**
  * Meters (admin): PUT /v1/meters/:event_name declares a meter or updates the fields it names
  * (201 created / 200 updated); GET lists them or shows one. Producers' events name a meter by
  * its event_name; an event naming none is refused at ingest (422 unknown_event_name).
  */
 export const metersRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) => {
-  app.put<{ Params: { event_name: string } }>("/meters/:event_name", async (request, reply) => {
-    const eventName = eventNameParam(request.params.event_name);
-    const body = parseBody(putSchema, request.body, putRules);
-    const { meter, created } = await putMeter(db, eventName, {
-      stripeMeterId: body.stripe_meter_id,
-      status: body.status,
-      deliveryMode: body.delivery_mode,
-      customerPayloadKey: body.customer_payload_key,
-      valuePayloadKey: body.value_payload_key,
-    });
-    return reply.status(created ? 201 : 200).send(meterView(meter));
-  });
+  app.put<{ Params: { event_name: string } }>(
+    "/meters/:event_name",
+    { config: { doc: docs.put } },
+    async (request, reply) => {
+      const eventName = eventNameParam(request.params.event_name);
+      const body = parseBody(putSchema, request.body, putRules);
+      const { meter, created } = await putMeter(db, eventName, {
+        stripeMeterId: body.stripe_meter_id,
+        status: body.status,
+        deliveryMode: body.delivery_mode,
+        customerPayloadKey: body.customer_payload_key,
+        valuePayloadKey: body.value_payload_key,
+      });
+      return reply.status(created ? 201 : 200).send(meterView(meter));
+    },
+  );
 
-  app.get("/meters", async () => ({ data: (await listMeters(db)).map(meterView) }));
+  app.get("/meters", { config: { doc: docs.list } }, async () => ({
+    data: (await listMeters(db)).map(meterView),
+  }));
 
-  app.get<{ Params: { event_name: string } }>("/meters/:event_name", async (request) => {
-    const eventName = eventNameParam(request.params.event_name);
-    const meter = await getMeter(db, eventName);
-    if (meter === null) {
-      throw new ApiError(404, ErrorCode.meter_not_found, `no meter for event_name "${eventName}"`);
-    }
-    return meterView(meter);
-  });
+  app.get<{ Params: { event_name: string } }>(
+    "/meters/:event_name",
+    { config: { doc: docs.get } },
+    async (request) => {
+      const eventName = eventNameParam(request.params.event_name);
+      const meter = await getMeter(db, eventName);
+      if (meter === null) {
+        throw new ApiError(
+          404,
+          ErrorCode.meter_not_found,
+          `no meter for event_name "${eventName}"`,
+        );
+      }
+      return meterView(meter);
+    },
+  );
 };
 
 function eventNameParam(raw: string): string {

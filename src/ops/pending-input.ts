@@ -143,6 +143,15 @@ const bodyRules = {
   limit: `must be a whole number from 1 to ${CANCEL_LIMIT.max}`,
 };
 
+/** The body of POST /v1/events/cancel as the API reference shows it, filter included. */
+export const cancelBodyDoc = bodySchema.extend({ filter: pendingFilterSchema.optional() });
+
+/** The rule of each body field (and filter field), for the API reference. */
+export const cancelBodyRules: Readonly<Record<string, string>> = {
+  ...pendingFilterRules,
+  ...bodyRules,
+};
+
 /**
  * Parses the body of POST /v1/events/cancel, or throws 400 invalid_body naming the field and the
  * rule. Exactly one of `ids` (the events) and `filter` (which pending events); `reason` always.

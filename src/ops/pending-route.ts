@@ -2,14 +2,34 @@ import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Db } from "../db/connect.ts";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
 import { cancelPending } from "../outbox/cancel-pending.ts";
-import { parseCancelBody } from "./pending-input.ts";
+import { cancelBodyDoc, cancelBodyRules, parseCancelBody } from "./pending-input.ts";
 import {
   cancelView,
+  cancelViewSchema,
   inFlightMessage,
   notPendingMessage,
   unknownIdsMessage,
 } from "./pending-view.ts";
+
+const doc: RouteDoc = {
+  tag: "Events",
+  summary: "Cancel pending events that must never be sent: named ids, or a filter's matches.",
+  description:
+    "Pending → discarded, with the person's `reason`. Exactly one of `ids` and `filter`; " +
+    '`"dry_run": true` changes nothing. Named ids are all or nothing: an unknown id is a 404, ' +
+    "a named event that is not pending or is being sent right now a 409, and then nothing is " +
+    "cancelled.",
+  body: cancelBodyDoc,
+  rules: cancelBodyRules,
+  responses: { 200: cancelViewSchema },
+  errors: {
+    400: [ErrorCode.invalid_body],
+    404: [ErrorCode.event_not_found],
+    409: [ErrorCode.event_not_pending, ErrorCode.event_in_flight],
+  },
+};
 
 /**
  * Pending events, for operators (admin role: no route here sets config.role):
@@ -20,7 +40,7 @@ import {
  * that is not pending or is being sent right now a 409, and then nothing is cancelled.
  */
 export const pendingRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) => {
-  app.post("/events/cancel", async (request) => {
+  app.post("/events/cancel", { config: { doc } }, async (request) => {
     const input = parseCancelBody(request.body);
     const named = "ids" in input.target;
     const outcome = await cancelPending(db, {

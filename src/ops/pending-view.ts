@@ -1,25 +1,37 @@
+import { z } from "zod";
 import { ErrorCode } from "../lib/error-codes.ts";
 import type { CancelOutcome } from "../outbox/cancel-pending.ts";
+import { refusedSchema } from "./dead-letters-view.ts";
 
 /** What POST /v1/events/cancel answers. */
-export interface CancelView {
-  action: "cancel";
-  dry_run: boolean;
-  /** Pending events the ids or filter matched. */
-  matched: number;
-  /** How many this call cancelled (0 on a dry run). */
-  changed: number;
-  /** The cancelled ids, oldest received first; on a dry run, a sample of what would change. */
-  ids: string[];
-  /** Dry run: how many would be cancelled. */
-  would_change?: number;
-  /** Matched events a next call would still cancel (a filter matching more than `limit`). */
-  remaining: number;
-  /** Matched events refused because a worker holds them right now (a filter skips them). */
-  refused?: { code: string; count: number; ids: string[]; message: string };
-  /** Cancelled (dry run: would be) events that were sent before: Stripe may hold them. */
-  sent_before?: { count: number; ids: string[]; message: string };
-}
+export const cancelViewSchema = z.object({
+  action: z.literal("cancel"),
+  dry_run: z.boolean(),
+  matched: z.number().int().describe("Pending events the ids or filter matched"),
+  changed: z.number().int().describe("How many this call cancelled (0 on a dry run)"),
+  ids: z
+    .array(z.string())
+    .describe(
+      "The cancelled ids, oldest received first; on a dry run, a sample of what would change",
+    ),
+  would_change: z.number().int().optional().describe("Dry run: how many would be cancelled"),
+  remaining: z
+    .number()
+    .int()
+    .describe(
+      "Matched events a next call would still cancel (a filter matching more than `limit`)",
+    ),
+  refused: refusedSchema
+    .optional()
+    .describe("Matched events refused because a worker holds them right now (a filter skips them)"),
+  sent_before: refusedSchema
+    .omit({ code: true })
+    .optional()
+    .describe("Cancelled (dry run: would be) events that were sent before: Stripe may hold them"),
+});
+
+/** What POST /v1/events/cancel answers. */
+export type CancelView = z.infer<typeof cancelViewSchema>;
 
 function some(count: number, one: string, many: string): string {
   return count === 1 ? `1 ${one}` : `${count} ${many}`;

@@ -1,28 +1,33 @@
 import { sql } from "drizzle-orm";
+import { z } from "zod";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 
+const count = z.number().int().min(0);
+
 /** The queue at a glance: what waits, what was billed, what was dead-lettered and why. */
-export interface QueueStats {
-  pending: {
-    total: number;
-    /** Due now and not held by a worker. */
-    due: number;
-    /** Held by a worker whose lease has not expired ("leased"). */
-    leased: number;
-    /** Scheduled later (backoff, or a wait reason). */
-    scheduled: number;
-    /** Pending events by wait_reason (customer_unlinked, meter_inactive, retry, …). */
-    by_wait_reason: Record<string, number>;
-    /** When the oldest pending event was received; null when none is pending. */
-    oldest_received_at: string | null;
-  };
-  reported: number;
-  failed: number;
-  discarded: number;
-  /** Dead letters by their error code. */
-  failed_by_code: Record<string, number>;
-}
+export const queueStatsSchema = z.object({
+  pending: z.object({
+    total: count,
+    due: count.describe("Due now and not held by a worker"),
+    leased: count.describe('Held by a worker whose lease has not expired ("leased")'),
+    scheduled: count.describe("Scheduled later (backoff, or a wait reason)"),
+    by_wait_reason: z
+      .record(z.string(), count)
+      .describe("Pending events by wait_reason (customer_unlinked, meter_inactive, retry, …)"),
+    oldest_received_at: z
+      .string()
+      .nullable()
+      .describe("When the oldest pending event was received; null when none is pending"),
+  }),
+  reported: count,
+  failed: count,
+  discarded: count,
+  failed_by_code: z.record(z.string(), count).describe("Dead letters by their error code"),
+});
+
+/** The queue at a glance: what waits, what was billed, what was dead-lettered and why. */
+export type QueueStats = z.infer<typeof queueStatsSchema>;
 
 /** One group of the stats query. */
 export interface StatsRow extends Record<string, unknown> {

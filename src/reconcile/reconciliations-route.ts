@@ -5,6 +5,7 @@ import type { Db } from "../db/connect.ts";
 import type { ReconciliationRow } from "../db/schema/reconciliations.ts";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
 import { parseBody } from "../validation/parse-body.ts";
 import { RECONCILE_HOURS, SETTLE_MINUTES } from "./limits.ts";
 import { latestReconciliation, runReconciliation } from "./run.ts";
@@ -19,8 +20,67 @@ const bodySchema = z.strictObject({
   settle_minutes: z.number().int().min(0).max(SETTLE_MINUTES.max).default(SETTLE_MINUTES.default),
 });
 
+const driftRowSchema = z.object({
+  customer: z.string(),
+  stripe_customer_id: z.string(),
+  event_name: z.string(),
+  stripe_meter_id: z.string(),
+  hour: z.string().describe("The hour (UTC) the events' own timestamps fall in"),
+  meterline: z.number(),
+  stripe: z.number(),
+  difference: z.number().describe("stripe − meterline"),
+  events: z.number().int(),
+  event_ids: z.array(z.string()).describe("The first ids of the group's reported events"),
+});
+
 /** A reconciliation as the API shows it. */
-export function reconciliationView(row: ReconciliationRow) {
+export const reconciliationViewSchema = z.object({
+  id: z.number().int(),
+  started_at: z.string(),
+  finished_at: z.string().nullable(),
+  range_start: z.string(),
+  range_end: z.string(),
+  ran_by: z.string().describe('A worker id, or "api"'),
+  groups: z.number().int().describe("customer × meter × hour groups compared"),
+  drift_groups: z.number().int().describe("Groups whose totals differ"),
+  settling_groups: z
+    .number()
+    .int()
+    .describe("Groups left out: reported too recently for Stripe's totals to show"),
+  meterline_total: z.number(),
+  stripe_total: z.number(),
+  drift: z.array(driftRowSchema),
+  error: z.string().nullable().describe("Why the run could not finish; null when it did"),
+});
+
+const docs = {
+  run: {
+    tag: "Reconciliation",
+    summary: "Compare what Meterline reported with Stripe's totals now, and keep the result.",
+    description:
+      "Per customer × meter × hour over the last `hours` hours, leaving out groups reported " +
+      "within `settle_minutes` (Stripe's totals lag).",
+    body: bodySchema,
+    rules,
+    responses: { 201: reconciliationViewSchema },
+    errors: {
+      400: [ErrorCode.invalid_body],
+      502: [ErrorCode.reconciliation_failed],
+      503: [ErrorCode.stripe_not_configured],
+    },
+  },
+  latest: {
+    tag: "Reconciliation",
+    summary: "The last finished reconciliation.",
+    responses: { 200: reconciliationViewSchema },
+    errors: { 404: [ErrorCode.reconciliation_not_found] },
+  },
+} satisfies Record<string, RouteDoc>;
+
+/** A reconciliation as the API shows it. */
+export function reconciliationView(
+  row: ReconciliationRow,
+): z.infer<typeof reconciliationViewSchema> {
   return {
     id: row.id,
     started_at: row.startedAt.toISOString(),
@@ -54,7 +114,7 @@ export const reconciliationRoutes: FastifyPluginAsync<ReconciliationRouteOptions
   app,
   { db, stripe },
 ) => {
-  app.post("/reconciliations", async (request, reply) => {
+  app.post("/reconciliations", { config: { doc: docs.run } }, async (request, reply) => {
     const input = parseBody(bodySchema, request.body, rules);
     if (stripe === null) {
       throw new ApiError(
@@ -78,7 +138,7 @@ export const reconciliationRoutes: FastifyPluginAsync<ReconciliationRouteOptions
     return reply.status(201).send(reconciliationView(row));
   });
 
-  app.get("/reconciliations/latest", async () => {
+  app.get("/reconciliations/latest", { config: { doc: docs.latest } }, async () => {
     const row = await latestReconciliation(db);
     if (!row) {
       throw new ApiError(
