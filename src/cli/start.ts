@@ -86,7 +86,7 @@ function banner(system: System, dev: DevSeed, note: string): string {
   return `
 Meterline is running (database: ${system.database.kind}, Stripe: bundled emulator at ${system.emulator?.url}).
 
-  API:              ${url}
+  API:              ${url}   (reference: ${url}/docs, ${url}/openapi.json)
   Development key:  ${apiKey}   (admin role; saved in ${system.config.dataDir}/runtime.json)
   Metrics:          ${system.metricsUrl ?? `${url}/metrics`}${system.metricsUrl ? "" : "   (Prometheus text; send the key)"}
 ${note}
