@@ -1,7 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import type Stripe from "stripe";
+import { z } from "zod";
 import type { Db } from "../db/connect.ts";
+import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
 import { applyAsyncRejections } from "./apply-async-rejections.ts";
 import { ASYNC_REPORT_TYPES, readAsyncReport } from "./async-rejections.ts";
 
@@ -15,6 +18,35 @@ export interface StripeEventsDeps {
   webhookSecret: string;
 }
 
+const count = z.number().int().min(0);
+
+const doc: RouteDoc = {
+  tag: "Billing sync",
+  summary:
+    "Where Stripe delivers thin events (an event destination). No key: the Stripe-Signature header authenticates the body.",
+  description:
+    "The body must be the exact bytes Stripe signed. Asynchronous rejections " +
+    "(`v1.billing.meter.error_report_triggered`, `v1.billing.meter.no_meter_found`) fail the " +
+    "events they name with Stripe's code; other types are acknowledged and ignored. A " +
+    "redelivered event is answered again and changes nothing (`duplicate`).",
+  responses: {
+    200: z.union([
+      z.object({ received: z.literal(true), handled: z.literal(false) }),
+      z.object({
+        received: z.literal(true),
+        handled: z.literal(true),
+        duplicate: z.boolean(),
+        recorded: count,
+        failed: count.describe("Events failed by this delivery"),
+        noted: count,
+        unknown: count.describe("Identifiers Meterline has no event for"),
+        unnamed: count.describe("Rejections Stripe counted without naming them"),
+      }),
+    ]),
+  },
+  errors: { 400: [ErrorCode.invalid_signature] },
+};
+
 /**
  * Billing sync's receiver for thin events (event destinations). The body must stay raw: the
  * signature is over the exact bytes, so this plugin parses JSON as a Buffer for itself only.
@@ -26,13 +58,13 @@ export async function stripeEventsRoutes(
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
-  app.post(STRIPE_EVENTS_PATH, async (request, reply) => {
+  app.post(STRIPE_EVENTS_PATH, { config: { doc } }, async (request, reply) => {
     const raw = request.body;
     const signature = request.headers["stripe-signature"];
     if (!Buffer.isBuffer(raw) || typeof signature !== "string") {
       throw new ApiError(
         400,
-        "invalid_signature",
+        ErrorCode.invalid_signature,
         "Stripe-Signature header and a raw body are required",
       );
     }
@@ -42,7 +74,7 @@ export async function stripeEventsRoutes(
     } catch (err) {
       throw new ApiError(
         400,
-        "invalid_signature",
+        ErrorCode.invalid_signature,
         `Stripe-Signature did not verify: ${(err as Error).message}`,
       );
     }

@@ -9,6 +9,8 @@ export interface Sample {
   body?: unknown;
   /** Whose key it sends: admin unless said otherwise. */
   key?: "admin" | "ingest" | "none";
+  /** Signs the body with the webhook secret (Stripe-Signature), as Stripe does. */
+  signed?: boolean;
   status: number;
   /** Runs before the request: state the API cannot make (a dead letter, a worker's row). */
   before?: (db: Db) => Promise<void>;
@@ -161,4 +163,31 @@ export const samples: Sample[] = [
   { method: "POST", url: "/v1/reconciliations", body: { hours: 0 }, status: 400 },
   { method: "POST", url: "/v1/reconciliations", body: { hours: 2 }, status: 201 },
   { method: "GET", url: "/v1/reconciliations/latest", status: 200 },
+
+  {
+    method: "POST",
+    url: "/webhooks/stripe",
+    key: "none",
+    signed: true,
+    body: thinEvent("v2.core.event_destination.ping"),
+    status: 200,
+  },
+  {
+    method: "POST",
+    url: "/webhooks/stripe",
+    key: "none",
+    body: thinEvent("v2.core.event_destination.ping"),
+    status: 400,
+  },
 ];
+
+/** A thin event as Stripe delivers it to an event destination. */
+function thinEvent(type: string) {
+  return {
+    id: "evt_test_contract",
+    object: "v2.core.event",
+    type,
+    created: "2026-01-31T12:00:00.000Z",
+    livemode: false,
+  };
+}

@@ -3,6 +3,7 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import type { FastifyInstance } from "fastify";
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stripeEventsRoutes } from "../../src/billing/stripe-events-route.ts";
 import { defaultConfig } from "../../src/config.ts";
 import type { Database } from "../../src/db/connect.ts";
 import type { RunningEmulator } from "../../src/emulator/index.ts";
@@ -26,6 +27,8 @@ const NOT_DOCUMENTED = new Set([
   "GET /docs",
 ]);
 
+const WEBHOOK_SECRET = "whsec_contract_test";
+
 describe.each(backends)("the API reference, on %s", (kind) => {
   let database: Database;
   let env: { emu: RunningEmulator; stripe: Stripe };
@@ -36,6 +39,12 @@ describe.each(backends)("the API reference, on %s", (kind) => {
     database = await freshDatabase(kind);
     env = await emulator();
     app = await buildApp({ db: database.db, config: defaultConfig(), stripe: env.stripe });
+    // As system.ts does for a process with a Stripe key: the one route added after buildApp.
+    await app.register(stripeEventsRoutes, {
+      db: database.db,
+      stripe: env.stripe,
+      webhookSecret: WEBHOOK_SECRET,
+    });
     keys.admin = (await createApiKey(database.db, { name: "admin", role: "admin" })).secret;
     keys.ingest = (await createApiKey(database.db, { name: "ingest", role: "ingest" })).secret;
   });
@@ -120,7 +129,7 @@ describe.each(backends)("the API reference, on %s", (kind) => {
     for (const sample of samples) {
       const where = `${sample.method} ${sample.url} → ${sample.status}`;
       await sample.before?.(database.db);
-      const res = await app.inject(request(sample, keys));
+      const res = await app.inject(request(sample, keys, env.stripe));
       expect(res.statusCode, `${where}: ${res.body}`).toBe(sample.status);
       const found = operationOf(doc, sample);
       expect(found, `${where}: no documented operation`).not.toBeNull();
@@ -174,12 +183,18 @@ function operationOf(doc: OpenApiDocument, sample: Sample): { id: string; op: Op
   return best ? { id: `${sample.method} ${best.path}`, op: best.op } : null;
 }
 
-function request(sample: Sample, keys: { admin: string; ingest: string }) {
+function request(sample: Sample, keys: { admin: string; ingest: string }, stripe: Stripe) {
   const who = sample.key ?? "admin";
-  return {
-    method: sample.method,
-    url: sample.url,
-    ...(sample.body !== undefined ? { payload: sample.body as object } : {}),
-    headers: who === "none" ? {} : { authorization: `Bearer ${keys[who]}` },
-  };
+  const headers: Record<string, string> =
+    who === "none" ? {} : { authorization: `Bearer ${keys[who]}` };
+  if (sample.body === undefined) return { method: sample.method, url: sample.url, headers };
+  const payload = JSON.stringify(sample.body);
+  headers["content-type"] = "application/json";
+  if (sample.signed) {
+    headers["stripe-signature"] = stripe.webhooks.generateTestHeaderString({
+      payload,
+      secret: WEBHOOK_SECRET,
+    });
+  }
+  return { method: sample.method, url: sample.url, payload, headers };
 }
