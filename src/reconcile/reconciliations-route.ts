@@ -24,13 +24,29 @@ const driftRowSchema = z.object({
   customer: z.string(),
   stripe_customer_id: z.string(),
   event_name: z.string(),
-  stripe_meter_id: z.string(),
-  hour: z.string().describe("The hour (UTC) the events' own timestamps fall in"),
+  stripe_meter_id: z
+    .string()
+    .describe('The Stripe meter; "" for a usage-records meter without one'),
+  hour: z
+    .string()
+    .describe(
+      "The hour (UTC) the events' own timestamps fall in; for usage records, the billing period's start",
+    ),
   meterline: z.number(),
   stripe: z.number(),
   difference: z.number().describe("stripe − meterline"),
   events: z.number().int(),
   event_ids: z.array(z.string()).describe("The first ids of the group's reported events"),
+  subscription_item: z
+    .string()
+    .optional()
+    .describe(
+      "Legacy usage records only: the subscription item (si_…) the period is Stripe's total of",
+    ),
+  period_end: z
+    .string()
+    .optional()
+    .describe("Legacy usage records only: the billing period's end (its start is `hour`)"),
 });
 
 /** A reconciliation as the API shows it. */
