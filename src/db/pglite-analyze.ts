@@ -66,6 +66,30 @@ export async function analyzeIfDue(
   return done;
 }
 
+/** Pages of one BRIN range (pages_per_range's default): a range is summarized once it is full. */
+const BRIN_RANGE_PAGES = 128;
+
+/**
+ * Autovacuum's other job here: usage_events_reported_brin asks for autosummarize, which PGlite
+ * does not run, so without this every range after the index's creation stays unsummarized and
+ * a read of the last hour's reports (ops/throughput.ts) visits the whole table. Summarizes the
+ * new ranges once the table has grown by a range since the last time (`summarizedAt`: its size
+ * in pages then). Returns whether it did.
+ */
+export async function summarizeIfDue(
+  client: PGlite,
+  summarizedAt: { pages: number },
+): Promise<boolean> {
+  const { rows } = await client.query<{ pages: number }>(
+    "select (pg_relation_size('usage_events') / current_setting('block_size')::int)::int as pages",
+  );
+  const pages = rows[0]?.pages ?? 0;
+  if (pages - summarizedAt.pages < BRIN_RANGE_PAGES) return false;
+  await client.query("select brin_summarize_new_values('usage_events_reported_brin')");
+  summarizedAt.pages = pages;
+  return true;
+}
+
 /**
  * Looks every `everyMs` (analyzeIfDue: one query on pg_class; a queue can grow tenfold in ten
  * seconds). Never throws: a failed look is tried again at the next.
@@ -73,9 +97,11 @@ export async function analyzeIfDue(
  */
 export function startPgliteAnalyze(client: PGlite, everyMs = 2_000): () => Promise<void> {
   const analyzedAt = new Map<string, number>();
+  const summarizedAt = { pages: 0 };
   let running: Promise<unknown> | null = null;
   const timer = setInterval(() => {
     running ??= analyzeIfDue(client, analyzedAt)
+      .then(() => summarizeIfDue(client, summarizedAt))
       .catch(() => [])
       .finally(() => {
         running = null;

@@ -1,6 +1,6 @@
 import { PGlite } from "@electric-sql/pglite";
 import { afterEach, describe, expect, it } from "vitest";
-import { analyzeDue, analyzeIfDue } from "../../src/db/pglite-analyze.ts";
+import { analyzeDue, analyzeIfDue, summarizeIfDue } from "../../src/db/pglite-analyze.ts";
 
 describe("analyzeDue (PGlite has no autovacuum)", () => {
   it("due once a table grew by 8 pages plus a tenth of its size at the last ANALYZE", () => {
@@ -50,5 +50,46 @@ describe("analyzeIfDue on PGlite", () => {
     expect(after?.pages).toBeGreaterThan(8);
 
     expect(await analyzeIfDue(client, analyzedAt)).toEqual([]);
+  });
+
+  it("summarizes the reported-events BRIN once the table grew by a range, as autosummarize would", async () => {
+    const pg = new PGlite();
+    client = pg;
+    await pg.exec(`create table usage_events (id text primary key, status text, reported_at timestamptz);
+      create index usage_events_reported_brin on usage_events using brin (reported_at)
+        with (autosummarize = on) where status = 'reported';
+      set enable_seqscan = off;`);
+    const summarizedAt = { pages: 0 };
+    expect(await summarizeIfDue(pg, summarizedAt)).toBe(false);
+    // A day of reports in time order: the last hour is the table's last pages.
+    await pg.exec(`insert into usage_events
+      select 'evt-' || g, 'reported', now() - interval '1 day' + g * interval '2 seconds'
+        from generate_series(1, 43200) g`);
+    /** Heap pages the last hour's count visits through the index (lossy: BRIN gives ranges). */
+    const heapPages = async () => {
+      const plan = await pg.query<{ "QUERY PLAN": string }>(
+        `explain (analyze, costs off) select count(*) from usage_events
+          where status = 'reported' and reported_at > now() - interval '1 hour'`,
+      );
+      const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
+      expect(text).toContain("usage_events_reported_brin");
+      return Number(/lossy=(\d+)/.exec(text)?.[1]);
+    };
+    const pages = (
+      await pg.query<{ pages: number }>(
+        "select (pg_relation_size('usage_events') / 8192)::int as pages",
+      )
+    ).rows[0]?.pages;
+    expect(pages).toBeGreaterThan(256);
+    // Unsummarized, every range is a candidate: most of the table is read.
+    const before = await heapPages();
+    expect(before).toBeGreaterThan((pages ?? 0) / 2);
+
+    expect(await summarizeIfDue(pg, summarizedAt)).toBe(true);
+    expect(summarizedAt.pages).toBe(pages);
+    expect(await summarizeIfDue(pg, summarizedAt)).toBe(false);
+    const after = await heapPages();
+    expect(after).toBeLessThanOrEqual(2 * 128);
+    expect(after).toBeLessThan(before / 2);
   });
 });
