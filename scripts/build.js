@@ -14,6 +14,7 @@
 // costs a few seconds of CPU (about 3 s on this project's 2-core machine).
 import { spawnSync } from "node:child_process";
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -37,6 +38,8 @@ const dist = join(root, "dist");
 const stamp = join(dist, ".build-stamp");
 /** What the output depends on: a change to any of them makes dist/ stale. */
 const inputs = ["src", "tsconfig.json", "tsconfig.build.json", "scripts/build.js"];
+/** Folders of src/ that tsc does not compile but the build must ship: the dashboard's page. */
+const ASSETS = ["dashboard/static"];
 /** Held while one process builds, so processes started together build once. */
 const lock = join(root, "dist.lock");
 /** A build takes seconds; a lock older than this with no live holder is left over from a crash. */
@@ -133,6 +136,10 @@ function compile(tsc) {
   if (run.status !== 0) {
     rmSync(next, { recursive: true, force: true });
     throw new Error(`tsc -p tsconfig.build.json failed (exit ${run.status ?? run.signal})`);
+  }
+  for (const folder of ASSETS) {
+    const from = join(root, "src", folder);
+    if (existsSync(from)) cpSync(from, join(next, folder), { recursive: true });
   }
   const nextStamp = join(next, ".build-stamp");
   writeFileSync(nextStamp, `${started.toISOString()}\n`);

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type Stripe from "stripe";
 import type { Config } from "../config.ts";
+import { dashboardPage } from "../dashboard/page-route.ts";
 import type { Db } from "../db/connect.ts";
 import { customersRoutes } from "../ingest/customers-route.ts";
 import { eventTraceRoutes } from "../ingest/event-trace-route.ts";
@@ -11,6 +12,7 @@ import { ProcessMetrics } from "../metrics/process-metrics.ts";
 import { registerQueueGauges } from "../metrics/queue-gauges.ts";
 import { docsRoutes } from "../openapi/docs-routes.ts";
 import { installRouteBook } from "../openapi/route-book.ts";
+import { dashboardRoutes } from "../ops/dashboard-route.ts";
 import { deadLettersRoutes } from "../ops/dead-letters-route.ts";
 import { healthRoutes, type Readiness } from "../ops/health-routes.ts";
 import { metersRoutes } from "../ops/meters-route.ts";
@@ -93,6 +95,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     public: deps.config.metrics.public,
   });
   await app.register(docsRoutes, { routes });
+  // GET /dashboard: the on-call page (public files; it signs in with an admin key to /v1).
+  await app.register(dashboardPage);
   await app.register(
     async (v1) => {
       // Every /v1 route needs a key; each route's config.role says which (admin when unset).
@@ -109,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(deadLettersRoutes, { db: deps.db, config: deps.config });
       await v1.register(pendingRoutes, { db: deps.db });
       await v1.register(reconciliationRoutes, { db: deps.db, stripe: deps.stripe ?? null });
+      await v1.register(dashboardRoutes, { db: deps.db, liveWithinMs });
     },
     { prefix: "/v1" },
   );

@@ -146,6 +146,17 @@ describe("the repository's compiled build", () => {
     expect(again.stdout).toBe("nothing to migrate: the database is up to date (pglite)\n");
   });
 
+  it("ships the dashboard's page: dist/ holds the same files as src/dashboard/static", () => {
+    const src = join(repo, "src/dashboard/static");
+    const names = readdirSync(src).sort();
+    expect(names).toEqual(["app.css", "app.js", "icon.svg", "index.html"]);
+    for (const name of names) {
+      expect(readFileSync(join(repo, "dist/dashboard/static", name)), name).toEqual(
+        readFileSync(join(src, name)),
+      );
+    }
+  });
+
   it("--version prints the package's version (read from package.json at run time)", () => {
     const version = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version;
     for (const flag of ["--version", "-v", "version"]) {
