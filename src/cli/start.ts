@@ -88,6 +88,7 @@ Meterline is running (database: ${system.database.kind}, Stripe: bundled emulato
 
   API:              ${url}   (reference: ${url}/docs, ${url}/openapi.json)
   Development key:  ${apiKey}   (admin role; saved in ${system.config.dataDir}/runtime.json)
+  Dashboard:        ${url}/dashboard   (sign in with the development key)
   Metrics:          ${system.metricsUrl ?? `${url}/metrics`}${system.metricsUrl ? "" : "   (Prometheus text; send the key)"}
 ${note}
 Send a usage event:

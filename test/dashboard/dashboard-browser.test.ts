@@ -47,7 +47,8 @@ describe.skipIf(!hasChromium())("the dashboard in a real browser", () => {
     return (await row.count()) === 0 ? null : row.textContent();
   }
 
-  it("/ leads to the sign-in form, served under a strict CSP; a wrong key is refused with a reason", async () => {
+  it("npm start prints its address; / leads to the sign-in form, served under a strict CSP; a wrong key is refused with a reason", async () => {
+    expect(meterline.dashboard).toBe(`${meterline.api}/dashboard`);
     const response = await page.goto(`${meterline.api}/`);
     expect(page.url()).toBe(`${meterline.api}/dashboard`);
     expect(response?.headers()["content-security-policy"]).toBe(DASHBOARD_CSP);

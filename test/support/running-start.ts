@@ -8,6 +8,8 @@ import { METERLINE_BIN, startEnv } from "./start-env.ts";
 export interface RunningStart {
   /** The API's base URL, e.g. http://127.0.0.1:41234. */
   api: string;
+  /** The dashboard's address it printed. */
+  dashboard: string;
   /** The development admin key it printed. */
   key: string;
   /** The bundled emulator's base URL, and the Stripe key Meterline uses with it. */
@@ -45,6 +47,7 @@ export async function runStart(
   });
   const api = /API:\s+(\S+)/.exec(banner)?.[1] ?? "";
   const key = /Development key:\s+(\S+)/.exec(banner)?.[1] ?? "";
+  const dashboard = /Dashboard:\s+(\S+)/.exec(banner)?.[1] ?? "";
   const example = JSON.parse(/-d '(\{.*\})'/.exec(banner)?.[1] ?? "{}");
   const runtime = JSON.parse(readFileSync(join(dataDir, "runtime.json"), "utf8"));
   const emulatorUrl: string = runtime.emulator_url;
@@ -52,6 +55,7 @@ export async function runStart(
   const emulator = new URL(emulatorUrl);
   return {
     api,
+    dashboard,
     key,
     emulatorUrl,
     stripeKey,

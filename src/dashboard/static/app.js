@@ -5,6 +5,8 @@
 
 const KEY = "meterline.adminKey";
 const REFRESH_MS = 5_000;
+/** Dead letters one confirmed action changes at most (the API's default limit). */
+const BATCH = 1000;
 const ACTIONS = {
   retry: { verb: "Retry", done: "retried", would: "would be retried" },
   discard: { verb: "Discard", done: "discarded", would: "would be discarded" },
@@ -340,17 +342,22 @@ async function dryRun(action, code) {
       body: { filter: { code }, dry_run: true },
     });
     const n = outcome.would_change ?? 0;
+    // One confirm changes what the dry run counted and no more (dead letters arriving meanwhile
+    // wait for the next look), and at most a batch.
+    const batch = Math.min(n, BATCH);
     $("d-confirm-text").textContent =
       `${words.verb} ${code}: ${number.format(n)} of ${number.format(outcome.matched)} dead letter${outcome.matched === 1 ? "" : "s"} ${words.would}.`;
     const notes = [];
     if (outcome.refused) notes.push(outcome.refused.message);
-    if (outcome.remaining > 0)
-      notes.push(`${number.format(outcome.remaining)} more would be left for a next run.`);
+    if (n > BATCH)
+      notes.push(
+        `This confirm changes the oldest ${number.format(BATCH)}; repeat it for the rest.`,
+      );
     $("d-confirm-detail").textContent = notes.join(" ");
-    $("d-confirm-yes").textContent = `${words.verb} ${number.format(n)}`;
-    $("d-confirm-yes").disabled = n === 0;
+    $("d-confirm-yes").textContent = `${words.verb} ${number.format(batch)}`;
+    $("d-confirm-yes").disabled = batch === 0;
     $("d-confirm-yes").classList.toggle("danger", action === "discard");
-    pending = { action, code };
+    pending = { action, code, limit: batch };
     $("d-confirm").hidden = false;
     $("d-confirm-yes").focus();
   } catch (err) {
@@ -365,13 +372,13 @@ $("d-confirm-no").addEventListener("click", () => {
 
 $("d-confirm-yes").addEventListener("click", async () => {
   if (!pending) return;
-  const { action, code } = pending;
+  const { action, code, limit } = pending;
   pending = null;
   $("d-confirm").hidden = true;
   try {
     const outcome = await api(`/v1/dead-letters/${action}`, {
       method: "POST",
-      body: { filter: { code } },
+      body: { filter: { code }, limit },
     });
     showResult(
       `${number.format(outcome.changed)} ${code} dead letter${outcome.changed === 1 ? "" : "s"} ${ACTIONS[action].done}.`,
