@@ -1,15 +1,77 @@
 import type { FastifyPluginAsync } from "fastify";
+import { z } from "zod";
 import type { Db } from "../db/connect.ts";
+import type { RouteDoc } from "../openapi/route-doc.ts";
 import { readCircuits } from "../outbox/circuits.ts";
 import { reasonOf } from "../outbox/reasons.ts";
 import { listWorkers } from "../outbox/workers.ts";
-import { reconciliationView } from "../reconcile/reconciliations-route.ts";
+import {
+  reconciliationView,
+  reconciliationViewSchema,
+} from "../reconcile/reconciliations-route.ts";
 import { latestReconciliation } from "../reconcile/run.ts";
 import { queueSnapshot } from "./queue-snapshot.ts";
 import { lastHourThroughput, type ThroughputSource } from "./throughput.ts";
 
 /** Workers listed at most: alive ones first, then the most recently seen. */
 export const DASHBOARD_WORKERS_MAX = 20;
+
+const count = z.number().int();
+
+/** GET /v1/dashboard's answer: the view type comes from it. */
+export const dashboardSchema = z.object({
+  queue: z.object({
+    pending: count,
+    leased: count.describe("Pending events held by a worker right now"),
+    by_wait_reason: z.record(z.string(), count),
+    oldest_pending_age_s: z.number().nullable(),
+    lag_s: z
+      .number()
+      .nullable()
+      .describe("Age of the oldest event due now: how far behind the workers are"),
+  }),
+  throughput: z.object({
+    minutes: z.array(z.object({ minute: z.string(), reported: count, failed: count })),
+    reported: count,
+    failed: count,
+  }),
+  dead_letters: z.array(z.object({ code: z.string(), count, next_step: z.string().nullable() })),
+  circuits: z.array(
+    z.object({
+      scope: z.string(),
+      reason: z.string(),
+      opened_by: z.string().nullable(),
+      opened_at: z.string(),
+      next_probe_at: z.string(),
+      probe_owner: z.string().nullable(),
+    }),
+  ),
+  workers: z.object({
+    alive: count,
+    total: count,
+    list: z.array(
+      z.object({
+        id: z.string(),
+        host: z.string(),
+        pid: count,
+        alive: z.boolean(),
+        in_flight: count,
+        started_at: z.string(),
+        last_seen_at: z.string(),
+        stopped_at: z.string().nullable(),
+      }),
+    ),
+  }),
+  reconciliation: reconciliationViewSchema.omit({ drift: true }).nullable(),
+});
+
+const doc: RouteDoc = {
+  tag: "Operations",
+  summary: "What the dashboard shows, in one answer.",
+  description:
+    "The queue (depth, age, lag), the last hour's throughput by minute, dead letters by code with the next step, open circuits with their reason and next probe, workers and their liveness, and the latest reconciliation without its differences.",
+  responses: { 200: dashboardSchema },
+};
 
 /** What the dashboard's summary reads. */
 export interface DashboardRouteOptions {
@@ -30,7 +92,7 @@ export interface DashboardRouteOptions {
 export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async (app, options) => {
   const { db, liveWithinMs } = options;
   const throughput = options.throughput ?? lastHourThroughput;
-  app.get("/dashboard", async () => {
+  app.get("/dashboard", { config: { doc } }, async (): Promise<z.infer<typeof dashboardSchema>> => {
     const snapshot = await queueSnapshot(db, liveWithinMs);
     const circuits = await readCircuits(db);
     const workers = await listWorkers(db, liveWithinMs);

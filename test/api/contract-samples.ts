@@ -164,6 +164,15 @@ export const samples: Sample[] = [
   { method: "POST", url: "/v1/reconciliations", body: { hours: 2 }, status: 201 },
   { method: "GET", url: "/v1/reconciliations/latest", status: 200 },
 
+  // After the reconciliations above: the summary carries the latest, without its differences.
+  {
+    method: "GET",
+    url: "/v1/dashboard",
+    status: 200,
+    before: (db) => registerWorker(db, { id: "worker-d", host: "host-d", pid: 7 }),
+  },
+  { method: "GET", url: "/v1/dashboard", key: "ingest", status: 403 },
+
   {
     method: "POST",
     url: "/webhooks/stripe",

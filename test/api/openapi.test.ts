@@ -25,6 +25,12 @@ const NOT_DOCUMENTED = new Set([
   "GET /metrics",
   "GET /openapi.json",
   "GET /docs",
+  // The dashboard page and its files: HTML for a browser, not an API.
+  "GET /",
+  "GET /dashboard",
+  "GET /dashboard/app.js",
+  "GET /dashboard/app.css",
+  "GET /dashboard/icon.svg",
 ]);
 
 const WEBHOOK_SECRET = "whsec_contract_test";
