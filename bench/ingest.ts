@@ -13,12 +13,12 @@ import type { BenchOptions, Engine } from "./options.ts";
 import { type Figures, put } from "./report.ts";
 import { type Answer, closeClient, send } from "./support/api.ts";
 import { type Accounted, startProcessCpu } from "./support/cpu.ts";
-import { createTarget, openTarget, vacuumAnalyze } from "./support/database.ts";
+import { createTarget, openTarget } from "./support/database.ts";
 import { type MeterlineProcess, spawnMeterline } from "./support/meterline-process.ts";
 import { closedLoop, type LoadResult, openLoop } from "./support/open-loop.ts";
 import { type PostgresCpu, startPostgresCpu, withApplicationName } from "./support/postgres-cpu.ts";
 import { phase, say } from "./support/progress.ts";
-import { customerKey, eventBody, ingestKey, SEEDED_TABLES, seedMeterline } from "./support/seed.ts";
+import { eventBody, seedForIngest } from "./support/seed.ts";
 import { cpuCell, ms, num, percentile, perEvent, rate, type Table } from "./table.ts";
 
 /** Requests sent first and not measured: JIT, connection pools and caches warm up. */
@@ -73,14 +73,7 @@ async function measureEngine(
     let key: string;
     let durability: string;
     try {
-      // Ingest checks that customers and the meter exist, not that they are linked to Stripe.
-      const customers = Array.from({ length: options.customers }, (_, i) => ({
-        key: customerKey(i),
-        stripeId: `cus_bench${i}`,
-      }));
-      await seedMeterline(database.db, { meterId: "mtr_bench", mode: "meter_events", customers });
-      key = await ingestKey(database.db);
-      await vacuumAnalyze(database.db, SEEDED_TABLES);
+      key = await seedForIngest(database.db, options.customers);
       const [s] = await rows<{ sc: string; fsync: string }>(
         database.db,
         sql`select current_setting('synchronous_commit') as sc, current_setting('fsync') as fsync`,

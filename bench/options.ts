@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 
 /** The tables `--only` can pick. */
-export const TABLES = ["e2e", "ingest", "backlog"] as const;
+export const TABLES = ["e2e", "ingest", "backlog", "import"] as const;
 /** One table's name. */
 export type TableName = (typeof TABLES)[number];
 
@@ -72,6 +72,8 @@ export interface BenchOptions {
   backlogSmall: number;
   /** Seconds of draining measured at each backlog. */
   backlogWindowS: number;
+  /** Lines of the NDJSON file `meterline import` loads. */
+  importLines: number;
 }
 
 /** What parsing argv came to: options to run with, help to print, or a usage error. */
@@ -89,6 +91,7 @@ interface Sizes {
   backlogLarge: number;
   backlogSmall: number;
   backlogWindowS: number;
+  importLines: number;
 }
 
 // Sized so that a full run takes about 15–20 minutes on a shared 2-core machine: the v2
@@ -103,6 +106,7 @@ const SIZES: Record<Preset, Sizes> = {
     backlogLarge: 1_000_000,
     backlogSmall: 10_000,
     backlogWindowS: 20,
+    importLines: 1_000_000,
   },
   quick: {
     events: { meter_events: 4_000, meter_stream: 20_000, usage_records: 200 },
@@ -113,6 +117,7 @@ const SIZES: Record<Preset, Sizes> = {
     backlogLarge: 50_000,
     backlogSmall: 10_000,
     backlogWindowS: 8,
+    importLines: 100_000,
   },
   // Every code path once, with sizes too small for any figure to mean a speed (test/bench).
   smoke: {
@@ -124,6 +129,7 @@ const SIZES: Record<Preset, Sizes> = {
     backlogLarge: 2_000,
     backlogSmall: 1_000,
     backlogWindowS: 2,
+    importLines: 2_000,
   },
 };
 
@@ -150,6 +156,9 @@ Tables (all by default):
            so queueing shows): p50/p95/p99
   backlog  peak RSS, events/s and CPU per event of a \`meterline worker\` process draining a
            1,000,000-event backlog versus a 10,000-event one (Postgres only)
+  import   \`meterline import\` of a 1,000,000-line NDJSON file into \`meterline serve\`, as a
+           user runs it: events/s and CPU per event of the importer, the API and Postgres
+           (Postgres only)
 
 CPU: every table prints CPU-ms per event per process. Processes the bench spawns (meterline,
 the emulator) and Postgres backends are read from /proc/<pid>/stat (utime + stime, every
@@ -200,6 +209,7 @@ Options (full default / --quick default):
   --backlog N              large backlog (${SIZES.full.backlogLarge} / ${SIZES.quick.backlogLarge})
   --backlog-small N        small backlog (${SIZES.full.backlogSmall} / ${SIZES.quick.backlogSmall})
   --backlog-window S       seconds of draining measured at each backlog (${SIZES.full.backlogWindowS} / ${SIZES.quick.backlogWindowS})
+  --import-lines N         lines of the NDJSON file \`meterline import\` loads (${SIZES.full.importLines} / ${SIZES.quick.importLines})
   -h, --help               this text
 `;
 
@@ -226,6 +236,7 @@ const INT_FLAGS = [
   "backlog",
   "backlog-small",
   "backlog-window",
+  "import-lines",
 ] as const;
 
 /** Parses argv (without node and the script) and the environment into options. */
@@ -312,6 +323,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     backlogLarge: int("backlog", sizes.backlogLarge, 1),
     backlogSmall: int("backlog-small", sizes.backlogSmall, 1),
     backlogWindowS: int("backlog-window", sizes.backlogWindowS, 1),
+    importLines: int("import-lines", sizes.importLines, 1),
   };
   if (!/^postgres(ql)?:\/\//.test(options.databaseUrl)) {
     problems.push(`--database-url must be a postgres:// URL, got "${options.databaseUrl}"`);

@@ -6,6 +6,7 @@
  */
 import { runBacklog } from "./backlog-memory.ts";
 import { runE2e } from "./e2e-throughput.ts";
+import { runImportBench } from "./import.ts";
 import { runIngest } from "./ingest.ts";
 import { describeMachine, loadNow } from "./machine.ts";
 import { type BenchOptions, type Engine, parseOptions } from "./options.ts";
@@ -17,7 +18,7 @@ import { renderTable, type Table } from "./table.ts";
 /** The parameters, as one line each table carries. */
 function parameterLine(o: BenchOptions): string {
   const e = o.events;
-  return `Parameters: ${o.preset}; e2e events meter_events ${e.meter_events}, meter_stream ${e.meter_stream}, usage_records ${e.usage_records}; latency ${o.latencyMs} ± ${o.jitterMs} ms; live limits v1 ${o.v1Limit}/s, v2 ${o.v2Limit} requests/s, usage records 25/s; customers ${o.customers}; worker batch ${o.workerBatch}, concurrency ${o.workerConcurrency}; seed's worker tick ${o.baselineTickS} s, window ${o.baselineWindowS} s; ingest ${o.ingestBatches} × 1,000 (${o.ingestConcurrency} in flight) + single events open loop ${o.ingestRate}/s for ${o.ingestDurationS} s; backlog ${o.backlogLarge} vs ${o.backlogSmall}, window ${o.backlogWindowS} s; engines ${o.engines.join(",")}; modes ${o.modes.join(",")}.`;
+  return `Parameters: ${o.preset}; e2e events meter_events ${e.meter_events}, meter_stream ${e.meter_stream}, usage_records ${e.usage_records}; latency ${o.latencyMs} ± ${o.jitterMs} ms; live limits v1 ${o.v1Limit}/s, v2 ${o.v2Limit} requests/s, usage records 25/s; customers ${o.customers}; worker batch ${o.workerBatch}, concurrency ${o.workerConcurrency}; seed's worker tick ${o.baselineTickS} s, window ${o.baselineWindowS} s; ingest ${o.ingestBatches} × 1,000 (${o.ingestConcurrency} in flight) + single events open loop ${o.ingestRate}/s for ${o.ingestDurationS} s; backlog ${o.backlogLarge} vs ${o.backlogSmall}, window ${o.backlogWindowS} s; import ${o.importLines} lines; engines ${o.engines.join(",")}; modes ${o.modes.join(",")}.`;
 }
 
 async function main(): Promise<void> {
@@ -97,6 +98,17 @@ async function main(): Promise<void> {
       put(doc, "backlog.peak_rss_mb", null);
       put(doc, "backlog.ratio_1m_to_10k", null);
       put(doc, "backlog.skipped", "it needs Postgres");
+    }
+  }
+  if (options.tables.includes("import")) {
+    if (engines.includes("postgres")) {
+      const r = await runImportBench(options, footer);
+      doc.import = r.figures;
+      print(r.tables);
+    } else {
+      text("\nImport table skipped: it needs Postgres (see above).\n");
+      put(doc, "import.postgres.ndjson.events_per_s", null);
+      put(doc, "import.skipped", "it needs Postgres");
     }
   }
   put(doc, "load_average_at_end", loadNow());

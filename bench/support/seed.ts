@@ -3,6 +3,7 @@
  * an operator would create them), their Meterline rows, API keys, and events — as API request
  * bodies, or as one `insert … select generate_series` for backlogs too large for any API.
  */
+
 import { sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import type { Db } from "../../src/db/connect.ts";
@@ -10,6 +11,7 @@ import { rows } from "../../src/db/rows.ts";
 import { customers } from "../../src/db/schema/customers.ts";
 import { type DeliveryMode, meters } from "../../src/db/schema/meters.ts";
 import { createApiKey } from "../../src/ops/api-keys.ts";
+import { vacuumAnalyze } from "./database.ts";
 
 /** The meter every benchmark event goes to. */
 export const EVENT_NAME = "bench_api_calls";
@@ -67,6 +69,21 @@ export async function seedMeterline(
           .map((c) => ({ key: c.key, stripeCustomerId: c.stripeId })),
       );
   }
+}
+
+/**
+ * What an ingest load needs and nothing more: `count` customers and the meter (ingest checks
+ * that they exist, not that they are linked to Stripe), analyzed; returns an ingest key.
+ */
+export async function seedForIngest(db: Db, count: number): Promise<string> {
+  const customers = Array.from({ length: count }, (_, i) => ({
+    key: customerKey(i),
+    stripeId: `cus_bench${i}`,
+  }));
+  await seedMeterline(db, { meterId: "mtr_bench", mode: "meter_events", customers });
+  const key = await ingestKey(db);
+  await vacuumAnalyze(db, SEEDED_TABLES);
+  return key;
 }
 
 /** A new ingest-role API key's secret. */

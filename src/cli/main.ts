@@ -6,6 +6,7 @@ import { cmdCancel } from "./cancel.ts";
 import { cmdDemo } from "./demo.ts";
 import { cmdDlq } from "./dlq.ts";
 import { cmdEmulator } from "./emulator.ts";
+import { cmdImport } from "./import.ts";
 import { cmdKeys } from "./keys.ts";
 import { cmdMigrate } from "./migrate.ts";
 import { cmdReconcile } from "./reconcile.ts";
@@ -35,6 +36,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   cancel: {
     summary: "cancel pending events, with a reason: never sent (through the API)",
     run: cmdCancel,
+  },
+  import: {
+    summary: "load usage events from an NDJSON or CSV file, checked by line (through the API)",
+    run: cmdImport,
   },
   trace: { summary: "an event and every attempt, readable (through the API)", run: cmdTrace },
   stats: { summary: "queue counts: pending, reported, dead letters by code", run: cmdStats },
