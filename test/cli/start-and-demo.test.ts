@@ -146,7 +146,7 @@ describe("meterline start", () => {
   );
 
   // After the demos above (three delivery modes, poison pills, async rejections): Stripe's
-  // hourly totals equal what Meterline reported. No settle margin: everything has settled.
+  // hourly totals, and the usage-records periods' totals, equal what Meterline reported. No settle margin: everything has settled.
   it("meterline reconcile finds no drift after the demos, as a table, JSON and CSV", async () => {
     const run = (flags: string[]) => runCommand(["reconcile", "--settle-minutes", "0", ...flags]);
     const table = await run([]);
@@ -160,7 +160,7 @@ describe("meterline start", () => {
     expect(report.meterline_total).toBe(report.stripe_total);
     const csv = await run(["--csv"]);
     expect(csv.out.trim()).toBe(
-      "customer,stripe_customer_id,event_name,stripe_meter_id,hour,meterline,stripe,difference,events,event_ids",
+      "customer,stripe_customer_id,event_name,stripe_meter_id,hour,meterline,stripe,difference,events,event_ids,subscription_item,period_end",
     );
     const latest = await runCommand(["reconcile", "--latest", "--json"]);
     expect(JSON.parse(latest.out).id).toBe(report.id + 1);
