@@ -4,7 +4,11 @@ import { z } from "zod";
 import { RECONCILE_HOURS, SETTLE_MINUTES } from "./reconcile/limits.ts";
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max);
+  z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 /** A port, or host:port (an IPv6 host in brackets): METERLINE_METRICS_LISTEN. */
@@ -144,7 +148,9 @@ export interface Config {
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nFix ${problems.length === 1 ? "this variable" : "these variables"} in the environment (the README's Configuration lists each, with its default) and run again.`,
+    );
   }
 }
 

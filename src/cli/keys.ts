@@ -4,6 +4,7 @@ import { migrate } from "../db/migrate.ts";
 import { apiKeyRoles } from "../db/schema/api-keys.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../ops/api-keys.ts";
 import { openConfiguredDatabase } from "../system.ts";
+import { explainingFailures } from "./startup-failure.ts";
 import { parseFlags, UsageError } from "./usage-error.ts";
 
 const HELP = `Usage:
@@ -37,7 +38,7 @@ export async function cmdKeys(args: string[]): Promise<void> {
   const config = loadConfig();
   const database = await openConfiguredDatabase(config);
   try {
-    await migrate(database);
+    await explainingFailures(config, () => migrate(database));
     const { db } = database;
     if (action === "create") {
       if (!flags.name || !flags.role)

@@ -11,6 +11,7 @@ import { cmdKeys } from "./keys.ts";
 import { cmdMigrate } from "./migrate.ts";
 import { cmdReconcile } from "./reconcile.ts";
 import { cmdServe, cmdStart, cmdWorker } from "./start.ts";
+import { StartupError } from "./startup-failure.ts";
 import { cmdStats } from "./stats.ts";
 import { cmdTrace } from "./trace.ts";
 import { UsageError } from "./usage-error.ts";
@@ -86,7 +87,7 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof StartupError || err instanceof UsageError) {
       process.stderr.write(`meterline ${name}: ${err.message}\n`);
       process.exitCode = 2;
       return;

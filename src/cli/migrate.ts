@@ -2,6 +2,7 @@ import { z } from "zod";
 import { loadConfig } from "../config.ts";
 import { migrate } from "../db/migrate.ts";
 import { openConfiguredDatabase } from "../system.ts";
+import { explainingFailures } from "./startup-failure.ts";
 import { parseFlags } from "./usage-error.ts";
 
 const HELP = `Usage: meterline migrate
@@ -15,7 +16,7 @@ export async function cmdMigrate(args: string[]): Promise<void> {
   const config = loadConfig();
   const database = await openConfiguredDatabase(config);
   try {
-    const { applied } = await migrate(database);
+    const { applied } = await explainingFailures(config, () => migrate(database));
     process.stdout.write(
       applied === 0
         ? `nothing to migrate: the database is up to date (${database.kind})\n`

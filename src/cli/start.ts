@@ -3,6 +3,7 @@ import { type Config, loadConfig } from "../config.ts";
 import { type System, type SystemParts, startSystem } from "../system.ts";
 import { type DevSeed, seedDevelopment } from "./dev-seed.ts";
 import { writeRuntimeInfo } from "./runtime-info.ts";
+import { explainingFailures } from "./startup-failure.ts";
 import { parseFlags } from "./usage-error.ts";
 
 const ENV_NOTE =
@@ -53,7 +54,7 @@ async function run(args: string[], partsFor: PartsFor, help: string): Promise<vo
   if (!parseFlags(args, {}, z.object({}), help)) return;
   const config = loadConfig();
   const parts = partsFor(config);
-  const system = await startSystem(config, parts);
+  const system = await explainingFailures(config, () => startSystem(config, parts));
   stopOnSignals(system);
   stopWithEmulator(system);
   if (system.emulator && system.apiUrl) {

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -6,10 +5,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApi, type TestApi } from "../api/harness.ts";
 import { eventRow, insertEvent } from "../ops/dead-letters-fixtures.ts";
+import { type MeterlineRun, runMeterline } from "../support/start-env.ts";
 
 // The operator commands as a person runs them: real processes talking HTTP to a running API
 // (an app on a fresh PGlite, on a free port). Each spawn costs about a second: few of them.
-const bin = join(import.meta.dirname, "../../bin/meterline.js");
 const dataDir = mkdtempSync(join(tmpdir(), "meterline-dlq-"));
 let api: TestApi;
 let env: NodeJS.ProcessEnv;
@@ -34,23 +33,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function meterline(
-  args: string[],
-  extraEnv: NodeJS.ProcessEnv = {},
-): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...env, ...extraEnv },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, out, err })));
+function meterline(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<MeterlineRun> {
+  return runMeterline(args, { ...env, ...extraEnv });
 }
 
 describe("meterline dlq, trace, stats", () => {

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 
 /** The `meterline` entry a user runs (compiled dist/, built by `npm test` first). */
@@ -19,4 +20,28 @@ export function startEnv(dataDir: string, extra: Record<string, string> = {}): N
     STRIPE_SECRET_KEY: "",
     ...extra,
   };
+}
+
+/** What a finished `meterline` process left: its exit code, stdout and stderr. */
+export interface MeterlineRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** Runs the built `meterline` with `args` in `env` until it exits. */
+export function runMeterline(args: string[], env: NodeJS.ProcessEnv): Promise<MeterlineRun> {
+  const child = spawn(process.execPath, [METERLINE_BIN, ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, out, err })));
 }
