@@ -4,7 +4,8 @@ import { watchRevocations } from "../ops/api-key-revocations.ts";
 import { findLiveKey, hashSecret } from "../ops/api-keys.ts";
 
 /**
- * How long a key found live is trusted without asking the database again: the bound on how long
+ * How long a key found live is trusted without asking the database again (never past its own
+ * `expires_at`, so expiry needs no notification): the bound on how long
  * a revoked key may still be accepted when its revocation went unheard (the listening
  * connection was down, or `revoked_at` was set by hand in SQL). Revocations through
  * `revokeApiKey` (the CLI, the API) are heard by every process within milliseconds.
@@ -47,6 +48,7 @@ export class ApiKeyCache implements ApiKeyVerifier {
     const hash = hashSecret(secret);
     const hit = this.entries.get(hash);
     if (hit !== undefined) {
+      // Capped at the key's own expiry (load), so an expired key is never answered from here.
       if (hit.expiresAt > this.now()) return hit.key;
       this.entries.delete(hash);
     }
@@ -77,10 +79,14 @@ export class ApiKeyCache implements ApiKeyVerifier {
     // The entry's age counts from before the read: what it read can only be older than that.
     const readAt = this.now();
     try {
-      const key = await this.lookup(hash);
+      const found = await this.lookup(hash);
+      // The database compared expiry with its clock; this process's clock has the last word too.
+      const until = found?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+      const key = found !== null && until > this.now() ? found : null;
       if (key !== null && generation === this.generation) {
         if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-        this.entries.set(hash, { key, expiresAt: readAt + this.ttlMs });
+        // A key that expires sooner than the TTL is trusted only until it expires.
+        this.entries.set(hash, { key, expiresAt: Math.min(readAt + this.ttlMs, until) });
       }
       return key;
     } finally {

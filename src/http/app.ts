@@ -13,6 +13,7 @@ import { registerQueueGauges } from "../metrics/queue-gauges.ts";
 import { docsRoutes } from "../openapi/docs-routes.ts";
 import { installRouteBook } from "../openapi/route-book.ts";
 import { dashboardRoutes } from "../ops/dashboard-route.ts";
+import { apiKeysRoutes } from "../ops/api-keys-route.ts";
 import { deadLettersRoutes } from "../ops/dead-letters-route.ts";
 import { healthRoutes, type Readiness } from "../ops/health-routes.ts";
 import { metersRoutes } from "../ops/meters-route.ts";
@@ -112,6 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(statsRoutes, { db: deps.db });
       await v1.register(deadLettersRoutes, { db: deps.db, config: deps.config });
       await v1.register(pendingRoutes, { db: deps.db });
+      await v1.register(apiKeysRoutes, { db: deps.db });
       await v1.register(reconciliationRoutes, { db: deps.db, stripe: deps.stripe ?? null });
       await v1.register(dashboardRoutes, { db: deps.db, liveWithinMs });
     },

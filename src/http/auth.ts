@@ -58,7 +58,11 @@ export function authorize(
     );
   }
   if (key === null) {
-    return new ApiError(401, ErrorCode.unauthorized, "invalid API key: unknown or revoked");
+    return new ApiError(
+      401,
+      ErrorCode.unauthorized,
+      "invalid API key: unknown, revoked or expired",
+    );
   }
   if (!roleAllows(key.role, needs)) {
     return new ApiError(

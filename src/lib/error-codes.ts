@@ -31,7 +31,7 @@ export const ErrorCode = {
   invalid_signature: "invalid_signature",
 
   // 401, 403: who is asking.
-  /** No API key, a malformed Authorization header, or an unknown or revoked key. */
+  /** No API key, a malformed Authorization header, or an unknown, revoked or expired key. */
   unauthorized: "unauthorized",
   /** The key's role may not call this route. */
   forbidden: "forbidden",
@@ -47,6 +47,8 @@ export const ErrorCode = {
   meter_not_found: "meter_not_found",
   /** GET /v1/reconciliations/latest: no reconciliation has finished yet. */
   reconciliation_not_found: "reconciliation_not_found",
+  /** DELETE /v1/api-keys/:id: no API key has that id. */
+  api_key_not_found: "api_key_not_found",
   /** The path exists under other methods (see the Allow header). */
   method_not_allowed: "method_not_allowed",
 

@@ -20,7 +20,7 @@ function setup(ttlMs = 5_000) {
     ttlMs,
     () => clock,
   );
-  const add = (id: number, secret: string) => {
+  const add = (id: number, secret: string, expiresAt: Date | null = null) => {
     const key: ApiKey = {
       id,
       name: `key ${id}`,
@@ -29,6 +29,7 @@ function setup(ttlMs = 5_000) {
       prefix: secret.slice(0, 10),
       createdAt: new Date(0),
       revokedAt: null,
+      expiresAt,
     };
     live.set(key.secretHash, key);
     return key;
@@ -127,6 +128,19 @@ describe("ApiKeyCache", () => {
     expect((await before)?.id).toBe(1);
     expect(await after).toBeNull();
     expect(await t.cache.verify("ml_one")).toBeNull();
+  });
+
+  it("a key that expires within the TTL is refused from its expiry on, without a notification", async () => {
+    const t = setup(5_000);
+    t.add(1, "ml_soon", new Date(1_000_000 + 2_000));
+    expect((await t.cache.verify("ml_soon"))?.id).toBe(1);
+    t.advance(1_999);
+    expect((await t.cache.verify("ml_soon"))?.id).toBe(1);
+    expect(t.lookups()).toBe(1);
+    t.advance(1);
+    // The store still returns it (its clock may lag this one's): refused all the same.
+    expect(await t.cache.verify("ml_soon")).toBeNull();
+    expect(t.lookups()).toBe(2);
   });
 
   it("refuses empty and oversized secrets without a lookup", async () => {

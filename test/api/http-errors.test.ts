@@ -108,6 +108,7 @@ describe("auth decisions", () => {
     prefix: "",
     createdAt: new Date(),
     revokedAt: null,
+    expiresAt: null,
   };
 
   it("reads Bearer credentials, case-insensitively", () => {

@@ -16,6 +16,8 @@ export const apiKeys = pgTable(
     prefix: text("prefix").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    /** From this moment the key is refused like a revoked one; null: it never expires. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
   },
   // Every request looks its key up by hash.
   (t) => [uniqueIndex("api_keys_secret_hash_key").on(t.secretHash)],
