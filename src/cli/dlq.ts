@@ -2,6 +2,7 @@ import { z } from "zod";
 import { eventIdSchema, fieldRules } from "../ingest/event-input.ts";
 import { checkFilter } from "../ops/dead-letters-filter.ts";
 import type { ActionView, DeadLetterView } from "../ops/dead-letters-view.ts";
+import { addCauses, retryWarning } from "./dlq-warning.ts";
 import {
   callApi,
   formatAge,
@@ -236,6 +237,8 @@ async function dlqAction(action: ActionName, args: string[]): Promise<void> {
     const api = await operatorApi();
     const result = await runBatches(api, action, body);
     process.stdout.write(f.json ? `${JSON.stringify(result, null, 2)}\n` : renderAction(result));
+    const warning = retryWarning(result);
+    if (warning !== null) process.stderr.write(`${warning}\n`);
     // Exit 1 when something the operator selected was not changed: scripts should know.
     return (result.unmatched_ids?.length ?? 0) === 0 && result.refused === undefined;
   });
@@ -262,6 +265,9 @@ async function runBatches(api: OperatorApi, action: ActionName, body: object): P
     total.ids.push(...last.ids);
     total.remaining = last.remaining;
     if (last.refused) total.refused = last.refused;
+    if (last.will_fail_again) {
+      total.will_fail_again = addCauses(total.will_fail_again, last.will_fail_again);
+    }
   }
   return total;
 }

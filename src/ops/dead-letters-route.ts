@@ -8,7 +8,7 @@ import type { RouteDoc } from "../openapi/route-doc.ts";
 import { discardDeadLetters } from "../outbox/dlq-discard.ts";
 import { listDeadLetters } from "../outbox/dlq-list.ts";
 import { resolveDeadLetters } from "../outbox/dlq-resolve.ts";
-import { retryDeadLetters } from "../outbox/dlq-retry.ts";
+import { type RetryOutcome, retryDeadLetters } from "../outbox/dlq-retry.ts";
 import type { DlqOutcome, DlqRun } from "../outbox/dlq-statement.ts";
 import {
   type ActionInput,
@@ -83,7 +83,7 @@ export const deadLettersRoutes: FastifyPluginAsync<{ db: Db; config: Config }> =
   app,
   { db, config },
 ) => {
-  const dedupWindowMs = config.worker.dedupWindowMs;
+  const { dedupWindowMs } = config.worker;
 
   app.get("/dead-letters", { config: { doc: listDoc } }, async (request) => {
     const query = parseListQuery(request.query);
@@ -100,7 +100,7 @@ export const deadLettersRoutes: FastifyPluginAsync<{ db: Db; config: Config }> =
     app.post(`/dead-letters/${action}`, { config: { doc: actionDoc(action) } }, async (request) => {
       const input = parseActionBody(action, request.body);
       const named = "ids" in input.target ? input.target.ids : null;
-      const outcome = await run(db, action, input, actor(request), dedupWindowMs);
+      const outcome = await run(db, action, input, actor(request), config.worker);
       if (named !== null && outcome.refused > 0) {
         // Named ids are all or nothing (the statement changed none): say which and why.
         throw new ApiError(
@@ -120,8 +120,8 @@ function run(
   action: DlqActionName,
   input: ActionInput,
   who: string,
-  dedupWindowMs: number,
-): Promise<DlqOutcome> {
+  { dedupWindowMs, timestampMarginMs }: Config["worker"],
+): Promise<DlqOutcome | RetryOutcome> {
   const common: DlqRun = {
     target: input.target,
     dryRun: input.dryRun,
@@ -132,7 +132,12 @@ function run(
   };
   switch (action) {
     case "retry":
-      return retryDeadLetters(db, { ...common, dedupWindowMs, notInStripe: input.notInStripe });
+      return retryDeadLetters(db, {
+        ...common,
+        dedupWindowMs,
+        notInStripe: input.notInStripe,
+        timestampMarginMs,
+      });
     case "discard":
       return discardDeadLetters(db, common);
     case "resolve":

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { eventErrorSchema } from "../ingest/event-trace.ts";
 import type { DeadLetterRow } from "../outbox/dlq-list.ts";
+import type { RetryCauseCounts } from "../outbox/dlq-retry-check.ts";
 import type { DlqOutcome } from "../outbox/dlq-statement.ts";
 import { reasonOf } from "../outbox/reasons.ts";
 import type { DlqActionName } from "./dead-letters-input.ts";
@@ -64,6 +65,12 @@ export const actionViewSchema = z.object({
       "Named ids that are not dead letters (no such event, or not failed): nothing was done to them",
     ),
   refused: refusedSchema.optional().describe("Retry: matched events refused, and why"),
+  will_fail_again: z
+    .record(z.string(), z.number().int())
+    .optional()
+    .describe(
+      "Retry: of the events retried (dry run: of the first batch it would retry), how many will fail again because their cause is still there, per dead-letter code; absent when none",
+    ),
 });
 
 /** What POST /v1/dead-letters/:action answers. */
@@ -118,7 +125,7 @@ export function refusalMessage(count: number, dedupWindowMs: number): string {
 export function actionView(
   action: DlqActionName,
   dryRun: boolean,
-  outcome: DlqOutcome,
+  outcome: DlqOutcome & { willFailAgain?: RetryCauseCounts },
   named: string[] | null,
   dedupWindowMs: number,
 ): ActionView {
@@ -142,6 +149,9 @@ export function actionView(
       ids: outcome.refusedIds,
       message: refusalMessage(outcome.refused, dedupWindowMs),
     };
+  }
+  if (outcome.willFailAgain && Object.keys(outcome.willFailAgain).length > 0) {
+    view.will_fail_again = outcome.willFailAgain;
   }
   return view;
 }

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
+import { countCauses, type RetryCauseCounts, readRetryCheck } from "./dlq-retry-check.ts";
 import { byWhom, type DlqOutcome, type DlqRun, runDlq } from "./dlq-statement.ts";
 import { dedupExpired } from "./dlq-where.ts";
 
@@ -12,6 +13,14 @@ export interface RetryRun extends DlqRun {
    * ids only): the dedup window then no longer guards anything, and they may be sent again.
    */
   notInStripe: boolean;
+  /** Pre-flight's margin under Stripe's 35 days: the check counts events now too old by it. */
+  timestampMarginMs: number;
+}
+
+/** A retry's outcome, with the events it took whose cause is still there, by cause. */
+export interface RetryOutcome extends DlqOutcome {
+  /** Of the events retried (dry run: of its first batch), how many will fail again, per cause. */
+  willFailAgain: RetryCauseCounts;
 }
 
 /**
@@ -25,13 +34,16 @@ export interface RetryRun extends DlqRun {
  *   retries it with `notInStripe`: that is the proof from Stripe the window asks for, so it clears
  *   first_sent_at (no earlier send can then be double counted; the next send starts a new window).
  */
-export function retryDeadLetters(db: Db, run: RetryRun): Promise<DlqOutcome> {
+export async function retryDeadLetters(db: Db, run: RetryRun): Promise<RetryOutcome> {
+  const refuse = run.notInStripe ? sql`false` : dedupExpired(run.dedupWindowMs);
+  // Read before the retry changes them; judged after, over what it changed (dry run: all read).
+  const checked = await readRetryCheck(db, run.target, refuse, run.limit);
   const confirmed = run.notInStripe
     ? "; the operator confirmed Stripe does not hold it, so the dedup window no longer applies"
     : "";
-  return runDlq(db, run, {
+  const outcome = await runDlq(db, run, {
     outcome: "operator_retry",
-    refuse: run.notInStripe ? sql`false` : dedupExpired(run.dedupWindowMs),
+    refuse,
     set: sql`
       status = 'pending',
       -- A full retry budget: the person fixed the cause, and an event that failed as
@@ -60,4 +72,7 @@ export function retryDeadLetters(db: Db, run: RetryRun): Promise<DlqOutcome> {
     message: sql`format('retried%s: it was failed (%s) after %s counted attempt(s); attempts reset to 0; same id, so the same Stripe identifier%s',
       ${byWhom(run)}::text, coalesce(b.code, 'no code'), b.attempts, ${confirmed}::text)`,
   });
+  const retried = new Set(outcome.changed);
+  const judged = run.dryRun ? checked : checked.filter((row) => retried.has(row.id));
+  return { ...outcome, willFailAgain: countCauses(judged, new Date(), run.timestampMarginMs) };
 }

@@ -14,6 +14,14 @@ export const STRIPE_MAX_AHEAD_MS = 5 * 60_000;
 /** We send a future event only once it is this much inside Stripe's limit: clocks differ. */
 export const FUTURE_SLACK_MS = 60_000;
 
+/**
+ * The oldest occurred_at (ms) pre-flight still sends at `now`: Stripe's 35 days, minus a margin
+ * for the time a send takes and clock drift.
+ */
+export function oldestAccepted(now: Date, timestampMarginMs: number): number {
+  return now.getTime() - STRIPE_MAX_AGE_MS + timestampMarginMs;
+}
+
 /** The worker settings pre-flight reads. */
 export type PreflightSettings = Pick<
   Config["worker"],
@@ -65,8 +73,7 @@ export function preflight(
     };
   }
 
-  // Older than Stripe accepts (minus a margin for the time a send takes and clock drift).
-  const oldest = t - STRIPE_MAX_AGE_MS + settings.timestampMarginMs;
+  const oldest = oldestAccepted(now, settings.timestampMarginMs);
   if (event.occurredAt.getTime() < oldest) {
     return {
       kind: "fail",

@@ -68,6 +68,7 @@ async function operatorRetry(db: Db, id: string): Promise<void> {
     actor: 'key "ops"',
     dedupWindowMs: 23 * 3_600_000,
     notInStripe: false,
+    timestampMarginMs: 60 * 60_000,
   });
   expect(outcome.changed).toEqual([id]);
 }

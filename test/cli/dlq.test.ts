@@ -38,6 +38,15 @@ function meterline(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Me
 }
 
 describe("meterline dlq, trace, stats", () => {
+  it("dlq retry --dry-run warns when the cause is still there (no such customer)", async () => {
+    const { code, out, err } = await meterline(["dlq", "retry", "--dry-run", "--customer", "gone"]);
+    expect(code, err).toBe(0);
+    expect(out).toContain("Dry run: would retry 1 of 1");
+    expect(err).toContain(
+      "Warning: 1 of them would fail again at once, their cause is still there: 1 customer_not_found (the customer is still missing: create it first).",
+    );
+  });
+
   it("dlq list --json filters and counts", async () => {
     const { code, out, err } = await meterline(["dlq", "list", "--json", "--customer", "gone"]);
     expect(code, err).toBe(0);

@@ -461,6 +461,7 @@ export class World {
         limit: 10,
         actor: 'key "model"',
         dedupWindowMs: defaultConfig().worker.dedupWindowMs,
+        timestampMarginMs: defaultConfig().worker.timestampMarginMs,
         notInStripe,
       });
       changed.push(...outcome.changed);
