@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import { STRIPE_EVENTS_PATH, stripeEventsRoutes } from "./billing/stripe-events-route.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
@@ -9,6 +9,7 @@ import { migrate } from "./db/migrate.ts";
 import type { DeliveryMode } from "./db/schema/meters.ts";
 import { type EmulatorThread, startEmulatorThread } from "./emulator/index.ts";
 import { buildApp } from "./http/app.ts";
+import { createLogger } from "./logging/logger.ts";
 import { startMetricsListener } from "./metrics/listener.ts";
 import { ProcessMetrics } from "./metrics/process-metrics.ts";
 import { startReconcileJob } from "./reconcile/job.ts";
@@ -65,7 +66,7 @@ export function openConfiguredDatabase(config: Config): Promise<Database> {
  * needs Stripe and no STRIPE_SECRET_KEY is set: that is how `npm start` needs no account.
  */
 export async function startSystem(config: Config, parts: SystemParts): Promise<System> {
-  const logger = pino({ level: config.logLevel, base: { worker: config.worker.id } });
+  const logger = createLogger(config);
   // One registry per process: its worker and its API count into the same one.
   const metrics = new ProcessMetrics();
   const database = await openConfiguredDatabase(config);
@@ -145,7 +146,7 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
       app = await buildApp({
         db: database.db,
         config,
-        logger: { level: config.logLevel },
+        loggerInstance: logger.child({ part: "api" }),
         metrics,
         stripe,
       });

@@ -1,5 +1,9 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from "fastify";
 import type Stripe from "stripe";
 import type { Config } from "../config.ts";
 import { dashboardPage } from "../dashboard/page-route.ts";
@@ -29,6 +33,7 @@ import { handleFrameworkError } from "./framework-errors.ts";
 import { installJsonParser } from "./json-body.ts";
 import { BODY_LIMIT, MAX_PARAM_LENGTH } from "./limits.ts";
 import { installNotFound } from "./not-found.ts";
+import { RequestLog } from "./request-log.ts";
 import { installTextGuard } from "./text-guard.ts";
 
 /** What the HTTP app needs from its entry point. */
@@ -37,6 +42,8 @@ export interface AppDeps {
   config: Config;
   /** Fastify logger: false (default) for none, true or pino options to log. */
   logger?: FastifyServerOptions["logger"];
+  /** The process's logger, used instead of `logger` when given (one format for every part). */
+  loggerInstance?: FastifyBaseLogger;
   /** Readiness of the parts beyond the database (worker, Stripe account); ready when absent. */
   readiness?: Readiness;
   /** The process's metrics (its worker counts into them too); a registry of its own when absent. */
@@ -51,7 +58,11 @@ export interface AppDeps {
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(deps.loggerInstance
+      ? { loggerInstance: deps.loggerInstance }
+      : { logger: deps.logger ?? false }),
+    // One line per request, at debug (request-log.ts).
+    logController: new RequestLog(),
     bodyLimit: BODY_LIMIT,
     // Customer keys may be 255 characters, percent-encoded to more; the routes check the rule.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

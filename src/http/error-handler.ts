@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
 import { BODY_LIMIT_TEXT, MAX_PARAM_LENGTH } from "./limits.ts";
+import { noteRefusal } from "./request-log.ts";
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -133,7 +134,8 @@ export function handleError(
 ): FastifyReply {
   const api = toApiError(err, request.id);
   if (api.status >= 500) request.log.error({ err }, "request failed: %s", api.code);
-  else request.log.info({ code: api.code, status: api.status }, "request refused");
+  // A client's mistake is the client's to log: here it is only its request line's code, at debug.
+  else noteRefusal(request, api.code);
   if (api.status === 503) reply.header("retry-after", "1");
   return reply.status(api.status).send(errorBody(api));
 }

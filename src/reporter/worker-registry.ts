@@ -68,7 +68,7 @@ export function startWorkerRegistry(deps: WorkerRegistryDeps): WorkerRegistry {
         deps.onLiveWorkers(Math.max(1, live));
       }
     } catch (err) {
-      logger.error({ err: coerceError(err), worker: id }, "could not record worker heartbeat");
+      logger.error({ err: coerceError(err) }, "could not record worker heartbeat");
     }
   }
 
@@ -97,7 +97,7 @@ export function startWorkerRegistry(deps: WorkerRegistryDeps): WorkerRegistry {
           await stopWorker(db, id);
         } catch (err) {
           // The row then ages out: gone after two leases without a beat.
-          logger.error({ err: coerceError(err), worker: id }, "could not mark worker stopped");
+          logger.error({ err: coerceError(err) }, "could not mark worker stopped");
         }
       })();
       return stopping;

@@ -261,7 +261,8 @@ export function startReporter(deps: ReporterDeps): Reporter {
   });
 
   metrics.watch({ inFlight: () => dispatcher.inFlight, held: () => held.size });
-  logger.info({ worker: owner, batchSize: settings.batchSize }, "reporter started");
+  // No worker field: the process logger's base carries it (logging/logger.ts).
+  logger.info({ batchSize: settings.batchSize }, "reporter started");
   const running = loop();
   let stopped: Promise<void> | null = null;
 
@@ -291,7 +292,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
         stopHeartbeat();
         await registry.stop();
         notifyDrained();
-        logger.info({ worker: owner }, "reporter stopped");
+        logger.info({}, "reporter stopped");
       })();
       return stopped;
     },
