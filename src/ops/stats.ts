@@ -40,8 +40,20 @@ export interface StatsRow extends Record<string, unknown> {
   oldest: string | null;
 }
 
+/** Which events the counts are of: all of them, or one meter's, or those received since then. */
+export interface StatsScope {
+  eventName?: string | undefined;
+  receivedSince?: Date | undefined;
+}
+
 /** Counts events by status, wait reason and error code in one grouped scan. */
-export async function queueStats(db: Db): Promise<QueueStats> {
+export async function queueStats(db: Db, scope: StatsScope = {}): Promise<QueueStats> {
+  const where = [
+    scope.eventName === undefined ? null : sql`event_name = ${scope.eventName}`,
+    scope.receivedSince === undefined
+      ? null
+      : sql`received_at >= ${scope.receivedSince.toISOString()}::timestamptz`,
+  ].filter((part) => part !== null);
   const groups = await rows<StatsRow>(
     db,
     sql`select status::text as status,
@@ -52,6 +64,7 @@ export async function queueStats(db: Db): Promise<QueueStats> {
                count(*)::int as n,
                to_char(min(received_at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as oldest
           from usage_events
+         ${where.length > 0 ? sql`where ${sql.join(where, sql` and `)}` : sql``}
          group by 1, 2, 3, 4, 5`,
   );
   return summarize(groups);
