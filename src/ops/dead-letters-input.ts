@@ -4,9 +4,9 @@ import { ErrorCode } from "../lib/error-codes.ts";
 import type { ListPosition } from "../outbox/dlq-list.ts";
 import { MATCHED_IDS_MAX } from "../outbox/dlq-statement.ts";
 import type { DlqFilter, DlqTarget } from "../outbox/dlq-where.ts";
-import { describeIssues } from "../validation/describe-issues.ts";
 import { listError } from "../validation/item-error-list.ts";
 import { parseBody } from "../validation/parse-body.ts";
+import { parseQuery } from "../validation/parse-query.ts";
 import { oneError, requireIdsOrFilter } from "../validation/target-body.ts";
 import { checkFilter, filterFields, filterRules, filterShape } from "./dead-letters-filter.ts";
 
@@ -90,16 +90,7 @@ export const listQueryRules: Readonly<Record<string, string>> = { ...filterRules
 
 /** Parses GET /v1/dead-letters' query string, or throws 400 invalid_query naming the parameter. */
 export function parseListQuery(query: unknown): ListQuery {
-  const shape = queryShape.safeParse(query ?? {});
-  if (!shape.success) {
-    const errors = describeIssues(shape.error.issues, query, {
-      index: 0,
-      prefix: "",
-      rules: queryRules,
-    });
-    throw listError(ErrorCode.invalid_query, errors.listed, errors.total);
-  }
-  const { limit: rawLimit, cursor: rawCursor, ...rest } = shape.data;
+  const { limit: rawLimit, cursor: rawCursor, ...rest } = parseQuery(queryShape, query, queryRules);
   const checked = checkFilter(rest);
   if (!checked.ok) throw listError(ErrorCode.invalid_query, checked.errors, checked.total);
   let limit: number = LIST_LIMIT.default;

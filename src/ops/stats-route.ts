@@ -4,8 +4,7 @@ import type { Db } from "../db/connect.ts";
 import { eventNameSchema, fieldRules } from "../ingest/event-input.ts";
 import { ErrorCode } from "../lib/error-codes.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
-import { describeIssues } from "../validation/describe-issues.ts";
-import { listError } from "../validation/item-error-list.ts";
+import { parseQuery } from "../validation/parse-query.ts";
 import { queueStats, queueStatsSchema, type StatsScope } from "./stats.ts";
 
 const queryShape = z.strictObject({
@@ -40,16 +39,7 @@ export const statsRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) =
 };
 
 function parseScope(query: unknown): StatsScope {
-  const parsed = queryShape.safeParse(query ?? {});
-  if (!parsed.success) {
-    const errors = describeIssues(parsed.error.issues, query, {
-      index: 0,
-      prefix: "",
-      rules: queryRules,
-    });
-    throw listError(ErrorCode.invalid_query, errors.listed, errors.total);
-  }
-  const { event_name, received_since } = parsed.data;
+  const { event_name, received_since } = parseQuery(queryShape, query, queryRules);
   return {
     eventName: event_name,
     receivedSince: received_since === undefined ? undefined : new Date(received_since),
