@@ -164,6 +164,19 @@ export const samples: Sample[] = [
   { method: "POST", url: "/v1/reconciliations", body: { hours: 2 }, status: 201 },
   { method: "GET", url: "/v1/reconciliations/latest", status: 200 },
 
+  // Keys 1 and 2 are the test's own admin and ingest keys: the one made here is 3.
+  {
+    method: "POST",
+    url: "/v1/api-keys",
+    body: { name: "ci", role: "ingest", expires_in_days: 30 },
+    status: 201,
+  },
+  { method: "POST", url: "/v1/api-keys", body: { name: "ci", role: "root" }, status: 400 },
+  { method: "GET", url: "/v1/api-keys", status: 200 },
+  { method: "GET", url: "/v1/api-keys", key: "ingest", status: 403 },
+  { method: "DELETE", url: "/v1/api-keys/3", status: 200 },
+  { method: "DELETE", url: "/v1/api-keys/999", status: 404 },
+
   // After the reconciliations above: the summary carries the latest, without its differences.
   {
     method: "GET",
