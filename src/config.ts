@@ -3,6 +3,9 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { RECONCILE_HOURS, SETTLE_MINUTES } from "./reconcile/limits.ts";
 
+/** Stripe refuses meter events older than 35 days, so pre-flight fails a replay of anything older. */
+const RETENTION_MIN_DAYS = 35;
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
     .number({ error: "must be a whole number" })
@@ -62,6 +65,13 @@ const envSchema = z.object({
   METERLINE_RECONCILE_EVERY_MINUTES: int(0, 7 * 24 * 60).default(60),
   METERLINE_RECONCILE_HOURS: int(1, RECONCILE_HOURS.max).default(RECONCILE_HOURS.default),
   METERLINE_RECONCILE_SETTLE_MINUTES: int(0, SETTLE_MINUTES.max).default(SETTLE_MINUTES.default),
+  // 0 or "off": keep every event. Otherwise at least Stripe's 35 days (outbox/retention.ts).
+  METERLINE_RETENTION_DAYS: z
+    .union([z.literal("off").transform(() => 0), int(0, 36_500)])
+    .refine((d) => d === 0 || d >= RETENTION_MIN_DAYS, {
+      message: `must be 0 or "off" (keep everything), or at least ${RETENTION_MIN_DAYS} days: a producer's replay of a removed event would otherwise be billed again`,
+    })
+    .default(RETENTION_MIN_DAYS),
   METERLINE_METRICS_PUBLIC: bool.default(false),
   METERLINE_METRICS_LISTEN: z
     .string()
@@ -98,6 +108,8 @@ export interface Config {
     hours: number;
     settleMinutes: number;
   };
+  /** Days after which reported and discarded events go (outbox/retention.ts); 0: never. */
+  retentionDays: number;
   metrics: {
     /** GET /metrics on the API without a key (METERLINE_METRICS_PUBLIC). */
     public: boolean;
@@ -184,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       hours: e.METERLINE_RECONCILE_HOURS,
       settleMinutes: e.METERLINE_RECONCILE_SETTLE_MINUTES,
     },
+    retentionDays: e.METERLINE_RETENTION_DAYS,
     metrics: { public: e.METERLINE_METRICS_PUBLIC, listen },
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY ?? null,

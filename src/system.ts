@@ -12,6 +12,7 @@ import { buildApp } from "./http/app.ts";
 import { createLogger } from "./logging/logger.ts";
 import { startMetricsListener } from "./metrics/listener.ts";
 import { ProcessMetrics } from "./metrics/process-metrics.ts";
+import { RETENTION_DEFAULTS, startRetentionJob } from "./outbox/retention-job.ts";
 import { startReconcileJob } from "./reconcile/job.ts";
 import { fromMetersList } from "./reporter/account-probe.ts";
 import { AimdLimiter, aimdFor, rateFor } from "./reporter/limiter.ts";
@@ -133,6 +134,20 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
             hours: config.reconcile.hours,
             settleMinutes: config.reconcile.settleMinutes,
             logger: logger.child({ part: "reconcile" }),
+          }),
+        );
+      }
+      if (config.retentionDays > 0) {
+        // Stopped before the reporter and the database: a sweep ends after its current batch.
+        stops.unshift(
+          startRetentionJob({
+            db: database.db,
+            owner: config.worker.id,
+            days: config.retentionDays,
+            settleMinutes: config.reconcile.settleMinutes,
+            ...RETENTION_DEFAULTS,
+            logger: logger.child({ part: "retention" }),
+            removed: metrics.retention.removed,
           }),
         );
       }

@@ -27,9 +27,11 @@ describe.each(backends)("migrations on %s", (kind) => {
         "meters",
         "reconciliations",
         "reporter_circuits",
+        "retention_runs",
         "stripe_events",
         "subscription_items",
         "usage_event_attempts",
+        "usage_event_counts",
         "usage_events",
         "workers",
       ]);

@@ -65,6 +65,12 @@ export function renderStats(s: QueueStats, now = Date.now()): string {
     row("failed", s.failed, list(s.failed_by_code)),
     row("discarded", s.discarded),
   );
+  const removed = s.removed.reported + s.removed.discarded;
+  if (removed > 0) {
+    lines.push(
+      `${indent}of reported and discarded, removed by retention: ${n(s.removed.reported)} · ${n(s.removed.discarded)}`,
+    );
+  }
   if (s.failed > 0) lines.push("", 'Dead letters and their reasons: "meterline dlq list".');
   return `${lines.join("\n")}\n`;
 }

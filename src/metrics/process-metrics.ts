@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DeliveryMode } from "../db/schema/meters.ts";
 import type { IngestMetrics } from "../ingest/ingest-metrics.ts";
+import type { RemovedBatch } from "../outbox/retention.ts";
 import type { SettleRow } from "../outbox/settle.ts";
 import {
   type ReporterMetrics,
@@ -69,6 +70,12 @@ export class ProcessMetrics {
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
+  private readonly retentionRemoved = new Counter({
+    name: "meterline_retention_removed_events_total",
+    help: "Events this process's retention sweeps removed (reported or discarded, older than METERLINE_RETENTION_DAYS, in hours a reconciliation found clean), by status. stats still counts them.",
+    labelNames: ["status"] as const,
+    registers: [this.registry],
+  });
   private readonly outcomeChildren = new Map<string, { inc(): void }>();
   private readonly workers: WorkerGauges[] = [];
 
@@ -120,6 +127,14 @@ export class ProcessMetrics {
     },
     watch: (state: WorkerGauges) => {
       this.workers.push(state);
+    },
+  };
+
+  /** What a retention sweep removed, batch by batch. */
+  readonly retention = {
+    removed: (batch: RemovedBatch) => {
+      this.retentionRemoved.inc({ status: "reported" }, batch.reported);
+      this.retentionRemoved.inc({ status: "discarded" }, batch.discarded);
     },
   };
 

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
+import { addToCount } from "./event-counts.ts";
 
 /**
  * What applying recorded asynchronous rejections did, by identifier. Every identifier passed in
@@ -146,7 +147,13 @@ export async function asyncReject(
         -- usage_events as this statement's snapshot sees it: the state before the update.
         from usage_events e join rej on rej.identifier = e.id
         where e.id in (select id from failed union all select id from noted)
-      )
+      ),
+      -- The rows are locked (above), so this snapshot's status is the one each update replaced.
+      uncounted as (${addToCount(
+        "reported",
+        sql`select count(*) as n from failed f join usage_events e on e.id = f.id where e.status = 'reported'`,
+        -1,
+      )})
       select n.id, e.status as before,
         exists (select 1 from failed f where f.id = n.id) as failed,
         exists (select 1 from noted o where o.id = n.id) as noted

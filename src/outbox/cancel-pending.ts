@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { DRY_RUN_SAMPLE, MATCHED_IDS_MAX, REFUSED_SAMPLE } from "./dlq-statement.ts";
+import { addToCount } from "./event-counts.ts";
 import { leasedNow, namedIds, type PendingTarget, pendingWhere } from "./pending-where.ts";
 
 /** How an operator asks to cancel pending events. */
@@ -182,7 +183,8 @@ export async function cancelPending(db: Db, run: CancelRun): Promise<CancelOutco
                  coalesce('waiting: ' || b.wait_reason, 'no wait reason'), b.attempts, ${sentClause}),
                now()
           from changed c join batch b on b.id = c.id
-      )`;
+      ),
+      counted as (${addToCount("discarded", sql`select count(*) as n from changed`)})`;
   // Dry run: every match it would change; a real run: what it changed.
   const sentFrom = dry
     ? sql`(select id, received_at from matched where not leased and first_sent_at is not null

@@ -17,6 +17,7 @@ export function discardDeadLetters(db: Db, run: DlqRun): Promise<DlqOutcome> {
       lease_expires_at = null,
       wait_reason = null`,
     attemptNo: sql`b.attempts`,
+    counts: "discarded",
     message: sql`format('discarded%s: it was failed (%s); it will not be sent to Stripe',
       ${byWhom(run)}::text, coalesce(b.code, 'no code'))`,
   });

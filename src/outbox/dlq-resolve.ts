@@ -20,6 +20,7 @@ export function resolveDeadLetters(db: Db, run: DlqRun): Promise<DlqOutcome> {
       lease_expires_at = null,
       wait_reason = null`,
     attemptNo: sql`b.attempts`,
+    counts: "reported",
     message: sql`format('resolved as delivered%s: the operator confirmed Stripe holds it; it was failed (%s)',
       ${byWhom(run)}::text, coalesce(b.code, 'no code'))`,
   });

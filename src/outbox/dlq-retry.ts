@@ -69,6 +69,8 @@ export async function retryDeadLetters(db: Db, run: RetryRun): Promise<RetryOutc
       first_ambiguous_at = ${run.notInStripe ? sql`null` : sql`e.first_ambiguous_at`}
       -- last_error_* stay visible until the next attempt writes its own outcome.`,
     attemptNo: sql`0`,
+    // failed → pending: neither status is counted.
+    counts: null,
     message: sql`format('retried%s: it was failed (%s) after %s counted attempt(s); attempts reset to 0; same id, so the same Stripe identifier%s',
       ${byWhom(run)}::text, coalesce(b.code, 'no code'), b.attempts, ${confirmed}::text)`,
   });

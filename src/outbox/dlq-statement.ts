@@ -1,7 +1,9 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
+import type { CountedStatus } from "../db/schema/usage-event-counts.ts";
 import { type DlqTarget, deadAt, targetWhere } from "./dlq-where.ts";
+import { addToCount } from "./event-counts.ts";
 
 /** How an operator asks for a retry, discard or resolve. */
 export interface DlqRun {
@@ -53,6 +55,8 @@ export interface DlqAction {
   attemptNo: SQL;
   /** The audit row's message, over the batch row `b`. */
   message: SQL;
+  /** The counted status the changed events enter (usage_event_counts); null: none. */
+  counts: CountedStatus | null;
 }
 
 interface OutcomeRow extends Record<string, unknown> {
@@ -89,7 +93,11 @@ export async function runDlq(db: Db, run: DlqRun, action: DlqAction): Promise<Dl
         insert into usage_event_attempts (event_id, attempt, worker, outcome, message, started_at)
         select b.id, ${action.attemptNo}, 'operator', ${action.outcome}::text, ${action.message}, now()
           from changed c join batch b on b.id = c.id
-      )`;
+      )${
+        action.counts === null
+          ? sql``
+          : sql`, counted as (${addToCount(action.counts, sql`select count(*) as n from changed`)})`
+      }`;
   const [row] = await rows<OutcomeRow>(
     db,
     sql`

@@ -4,6 +4,7 @@ import { preparedRows } from "../db/prepared.ts";
 import type { EventStatus } from "../db/schema/usage-events.ts";
 import { asyncRejectionMessage } from "./async-reject.ts";
 import { stillPending } from "./by-id-guards.ts";
+import { addToCount } from "./event-counts.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** The last error an event shows (last_error_* columns). */
@@ -167,9 +168,11 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         and e.lease_owner = ${owner}
         and e.attempts = v.attempts
         and e.claims = v.claims
-      returning e.id, e.attempts, rej.identifier is not null as overruled, rej.code as rej_code,
-        sys.scope is not null as held_back
+      returning e.id, e.attempts, e.status, rej.identifier is not null as overruled,
+        rej.code as rej_code, sys.scope is not null as held_back
     ),
+    -- Every settled row was pending (the guard): the new reported ones are the change.
+    counted as (${addToCount("reported", sql`select count(*) as n from settled where status = 'reported'`)}),
     logged as (
       insert into usage_event_attempts
         (event_id, attempt, worker, outcome, http_status, stripe_code, request_id, message, started_at)

@@ -69,7 +69,7 @@ describe.each(backends)("outbox write shape on %s", (kind) => {
       indexes.map((i) => [i.name, i.def.replace(/^.* USING (btree )?/, "").replace(/::text/g, "")]),
     );
     expect(shape).toEqual({
-      usage_events_customer_idx: "(customer_key, status)",
+      usage_events_customer_idx: "(customer_key, status, occurred_at)",
       usage_events_dead_letter_idx: "(last_error_code, failed_at) WHERE (status = 'failed')",
       usage_events_due_idx:
         "(next_attempt_at) WHERE ((status = 'pending') AND (lease_owner IS NULL))",

@@ -95,8 +95,11 @@ export const usageEvents = pgTable(
       .on(t.lastErrorCode, t.failedAt)
       .where(sql`${t.status} = 'failed'`),
     // Operator queries by customer (cancel, dead letters, wake) and the usage-record check of one
-    // (customer, meter)'s period (outbox/period-usage.ts), which must see every status.
-    index("usage_events_customer_idx").on(t.customerKey, t.status),
+    // (customer, meter)'s period (outbox/period-usage.ts), which must see every status. Retention
+    // (outbox/retention.ts) finds one customer's old reported rows by the third column: an exact
+    // range, without an index of its own (one more entry per settled event) and without ever
+    // visiting the recent rows. occurred_at never changes, so no HOT update is lost to it.
+    index("usage_events_customer_idx").on(t.customerKey, t.status, t.occurredAt),
     // Reported events by when: the dashboard's throughput (ops/throughput.ts) reads the last
     // hour's pages only. BRIN, a few pages for millions of rows: settle already changes indexed
     // columns (status, lease_owner), so it was no HOT update, and a BRIN entry costs it nothing
