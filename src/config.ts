@@ -67,7 +67,9 @@ const envSchema = z.object({
   METERLINE_RECONCILE_SETTLE_MINUTES: int(0, SETTLE_MINUTES.max).default(SETTLE_MINUTES.default),
   // 0 or "off": keep every event. Otherwise at least Stripe's 35 days (outbox/retention.ts).
   METERLINE_RETENTION_DAYS: z
-    .union([z.literal("off").transform(() => 0), int(0, 36_500)])
+    .string()
+    .regex(/^(off|\d{1,5})$/, 'must be a whole number of days, or "off"')
+    .transform((v) => (v === "off" ? 0 : Number(v)))
     .refine((d) => d === 0 || d >= RETENTION_MIN_DAYS, {
       message: `must be 0 or "off" (keep everything), or at least ${RETENTION_MIN_DAYS} days: a producer's replay of a removed event would otherwise be billed again`,
     })

@@ -2,7 +2,9 @@ import { eq, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { retentionRuns } from "../db/schema/retention-runs.ts";
+import { underStartLock } from "../db/start-lock.ts";
 import { coerceError } from "../lib/errors.ts";
+import { startPeriodic } from "../lib/periodic.ts";
 import type { ReporterLogger } from "../reporter/logger.ts";
 import { type RemovedBatch, removeExpired } from "./retention.ts";
 
@@ -47,27 +49,13 @@ const DAY_MS = 86_400_000;
  * function that ends a sweep under way after its current batch.
  */
 export function startRetentionJob(o: RetentionJobOptions): () => Promise<void> {
-  let running: Promise<void> | null = null;
-  let stopped = false;
-  const tick = () => {
-    if (stopped || running) return;
-    running = sweepOnce(o, () => stopped)
-      .then(() => undefined)
-      .catch((err) => {
-        o.logger.error({ err: coerceError(err) }, "retention sweep could not run");
-      })
-      .finally(() => {
-        running = null;
-      });
-  };
-  const timer = setInterval(tick, o.checkMs);
-  timer.unref();
-  tick();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+  return startPeriodic(o.checkMs, async (stopping) => {
+    try {
+      await sweepOnce(o, stopping);
+    } catch (err) {
+      o.logger.error({ err: coerceError(err) }, "retention sweep could not run");
+    }
+  });
 }
 
 /** One guarded sweep: null when another worker's sweep is recent or running. */
@@ -119,14 +107,7 @@ async function startSweep(
   cutoff: Date,
   everyMs: number,
 ): Promise<{ id: number } | null> {
-  return db.transaction(async (tx) => {
-    // The lock in a statement of its own, as the reconciliation's guarded start (reconcile/run.ts):
-    // the check's snapshot then sees another worker's committed start.
-    const [lock] = await rows<{ got: boolean }>(
-      tx,
-      sql`select pg_try_advisory_xact_lock(${START_LOCK}) as got`,
-    );
-    if (!lock?.got) return null;
+  return underStartLock(db, START_LOCK, async (tx) => {
     const [row] = await rows<{ id: number }>(
       tx,
       sql`insert into retention_runs (ran_by, cutoff)

@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { Db } from "../db/connect.ts";
 import { coerceError } from "../lib/errors.ts";
+import { startPeriodic } from "../lib/periodic.ts";
 import type { ReporterLogger } from "../reporter/logger.ts";
 import { runReconciliation } from "./run.ts";
 
@@ -26,42 +27,27 @@ const CHECK_MS = 60_000;
  * however many workers there are. Returns a stop function that waits for a run under way.
  */
 export function startReconcileJob(o: ReconcileJobOptions): () => Promise<void> {
-  let running: Promise<void> | null = null;
-  let stopped = false;
-  const tick = () => {
-    if (stopped || running) return;
-    running = (async () => {
-      try {
-        const run = await runReconciliation(o.db, o.stripe, {
-          hours: o.hours,
-          settleMinutes: o.settleMinutes,
-          ranBy: o.owner,
-          unlessStartedWithinMs: o.everyMs,
-        });
-        if (run === null) return;
-        if (run.error !== null) {
-          o.logger.error({ reconciliation: run.id, error: run.error }, "reconciliation failed");
-        } else if (run.driftGroups > 0) {
-          o.logger.warn(
-            { reconciliation: run.id, driftGroups: run.driftGroups },
-            "reconciliation found drift: meterline reconcile --latest names the events",
-          );
-        } else {
-          o.logger.info({ reconciliation: run.id, groups: run.groups }, "reconciliation: no drift");
-        }
-      } catch (err) {
-        o.logger.error({ err: coerceError(err) }, "reconciliation could not start");
-      } finally {
-        running = null;
+  return startPeriodic(Math.min(CHECK_MS, o.everyMs), async () => {
+    try {
+      const run = await runReconciliation(o.db, o.stripe, {
+        hours: o.hours,
+        settleMinutes: o.settleMinutes,
+        ranBy: o.owner,
+        unlessStartedWithinMs: o.everyMs,
+      });
+      if (run === null) return;
+      if (run.error !== null) {
+        o.logger.error({ reconciliation: run.id, error: run.error }, "reconciliation failed");
+      } else if (run.driftGroups > 0) {
+        o.logger.warn(
+          { reconciliation: run.id, driftGroups: run.driftGroups },
+          "reconciliation found drift: meterline reconcile --latest names the events",
+        );
+      } else {
+        o.logger.info({ reconciliation: run.id, groups: run.groups }, "reconciliation: no drift");
       }
-    })();
-  };
-  const timer = setInterval(tick, Math.min(CHECK_MS, o.everyMs));
-  timer.unref();
-  tick();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+    } catch (err) {
+      o.logger.error({ err: coerceError(err) }, "reconciliation could not start");
+    }
+  });
 }

@@ -3,6 +3,7 @@ import type Stripe from "stripe";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { type ReconciliationRow, reconciliations } from "../db/schema/reconciliations.ts";
+import { underStartLock } from "../db/start-lock.ts";
 import { coerceError } from "../lib/errors.ts";
 import { compareTotals } from "./drift.ts";
 import { reportedTotals } from "./reported-totals.ts";
@@ -112,15 +113,7 @@ async function startRun(
     if (!row) throw new Error("reconciliations: insert returned no row");
     return row;
   }
-  return db.transaction(async (tx) => {
-    // The lock in a statement of its own: the check's snapshot is then taken after another
-    // worker's guarded start has committed (a lock taken within the check's own statement would
-    // not be: its snapshot predates the wait), and two starts cannot both pass it.
-    const [lock] = await rows<{ got: boolean }>(
-      tx,
-      sql`select pg_try_advisory_xact_lock(${START_LOCK}) as got`,
-    );
-    if (!lock?.got) return null;
+  return underStartLock(db, START_LOCK, async (tx) => {
     const [row] = await rows<{ id: number }>(
       tx,
       sql`insert into reconciliations (range_start, range_end, ran_by)

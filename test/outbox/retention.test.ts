@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.ts";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
 import { customers, usageEventAttempts, usageEvents } from "../../src/db/schema/index.ts";
@@ -184,5 +185,20 @@ describe.each(backends)("retention, on %s", (kind) => {
     );
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ finished: true, error: null });
+  });
+});
+
+describe("METERLINE_RETENTION_DAYS", () => {
+  it("defaults to 35; 0 and off keep everything; under 35 is refused with the reason", () => {
+    expect(loadConfig({}).retentionDays).toBe(35);
+    expect(loadConfig({ METERLINE_RETENTION_DAYS: "off" }).retentionDays).toBe(0);
+    expect(loadConfig({ METERLINE_RETENTION_DAYS: "0" }).retentionDays).toBe(0);
+    expect(loadConfig({ METERLINE_RETENTION_DAYS: "90" }).retentionDays).toBe(90);
+    expect(() => loadConfig({ METERLINE_RETENTION_DAYS: "7" })).toThrow(
+      /METERLINE_RETENTION_DAYS: must be 0 or "off" \(keep everything\), or at least 35 days/,
+    );
+    expect(() => loadConfig({ METERLINE_RETENTION_DAYS: "soon" })).toThrow(
+      /METERLINE_RETENTION_DAYS: must be a whole number of days, or "off"/,
+    );
   });
 });
