@@ -13,7 +13,12 @@ import { GROUP } from "./baseline/measure.ts";
 import type { BenchOptions, Engine, Mode } from "./options.ts";
 import { closeClient, pendingViaApi, postEvents } from "./support/api.ts";
 import { type Accounted, startProcessCpu } from "./support/cpu.ts";
-import { createTarget, openTarget, vacuumAnalyze } from "./support/database.ts";
+import {
+  createTarget,
+  type DatabaseTarget,
+  openTarget,
+  vacuumAnalyze,
+} from "./support/database.ts";
 import { type MeterlineProcess, spawnMeterline } from "./support/meterline-process.ts";
 import { type PostgresCpu, startPostgresCpu, withApplicationName } from "./support/postgres-cpu.ts";
 import { phase } from "./support/progress.ts";
@@ -59,6 +64,18 @@ export interface ModeResult {
   stalled: boolean;
   note: string | null;
   cpu: RunCpu;
+  /** What the run's setup read after it (RunSetup.read). */
+  extra: Record<string, number>;
+}
+
+/** What a table other than e2e changes in a run: its database, Meterline's environment, and reads after it. */
+export interface RunSetup {
+  /** The empty or pre-seeded database to run in (default: a fresh, empty one). */
+  target?: (engine: Engine) => Promise<DatabaseTarget>;
+  /** Added to every Meterline process's environment. */
+  env?: Record<string, string>;
+  /** Read from the database once the processes have stopped. */
+  read?: (database: Database) => Promise<Record<string, number>>;
 }
 
 /** The environment every Meterline process of a run gets (besides where its database is). */
@@ -96,13 +113,14 @@ async function workerUp(database: Database, worker: MeterlineProcess): Promise<v
 /** The steady window's edges, read from reported_at. */
 async function reportedPercentiles(
   database: Database,
+  idPrefix: string,
 ): Promise<{ n: number; t10: number; t90: number }> {
   const [row] = await rows<{ n: number; t10: number | null; t90: number | null }>(
     database.db,
     sql`select count(*)::int as n,
                (extract(epoch from percentile_disc(0.1) within group (order by reported_at)) * 1000)::float8 as t10,
                (extract(epoch from percentile_disc(0.9) within group (order by reported_at)) * 1000)::float8 as t90
-          from usage_events where status = 'reported'`,
+          from usage_events where status = 'reported' and id like ${`${idPrefix}%`}`,
   );
   return {
     n: row?.n ?? 0,
@@ -116,15 +134,18 @@ export async function measureMode(
   engine: Engine,
   mode: Mode,
   options: BenchOptions,
+  setup: RunSetup = {},
 ): Promise<ModeResult> {
   const events = options.events[mode];
   const side = await startStripeSide(mode, options);
-  const target = await createTarget(engine, options.databaseUrl).catch(async (err: unknown) => {
+  const makeTarget = setup.target ?? ((e: Engine) => createTarget(e, options.databaseUrl));
+  const target = await makeTarget(engine).catch(async (err: unknown) => {
     await side.emulator.close();
     throw err;
   });
   const children: MeterlineProcess[] = [];
   let database: Database | null = null;
+  const prefix = `e2e-${mode}`;
   try {
     database = await openTarget(target);
     await seedDatabase(database.db, side, mode);
@@ -132,7 +153,7 @@ export async function measureMode(
     const admin = (await createApiKey(database.db, { name: "bench-admin", role: "admin" })).secret;
     await vacuumAnalyze(database.db, SEEDED_TABLES);
     await liveLimits(side, options);
-    const env = meterlineEnv(side, options);
+    const env = { ...meterlineEnv(side, options), ...setup.env };
 
     let apiUrl: string;
     const processes: Record<string, Accounted> = { emulator: side.emulator.pid, client: "self" };
@@ -164,7 +185,6 @@ export async function measureMode(
     }
 
     // Bodies are built before the clock starts: the client's JSON work is not the server's.
-    const prefix = `e2e-${mode}`;
     const bodies: string[] = [];
     for (let from = 0; from < events; from += BATCH) {
       const n = Math.min(BATCH, events - from);
@@ -241,8 +261,10 @@ export async function measureMode(
     // Stop Meterline before reading: on PGlite the bench can only open the folder then.
     for (const child of children.splice(0).reverse()) await child.stop();
     database ??= await openTarget(target);
-    const last = await standing(database.db);
-    const pct = await reportedPercentiles(database);
+    // This run's events only: a table may have seeded others (bench/retention.ts).
+    const last = await standing(database.db, `${prefix}-`);
+    const pct = await reportedPercentiles(database, `${prefix}-`);
+    const extra = (await setup.read?.(database)) ?? {};
     const result: ModeResult = {
       engine,
       mode,
@@ -259,6 +281,7 @@ export async function measureMode(
       stalled: stalledNote !== null,
       note: stalledNote,
       cpu: { ms: cpuMs, note: cpuNote },
+      extra,
     };
     bar.finish(
       result.stalled

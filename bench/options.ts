@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 
 /** The tables `--only` can pick. */
-export const TABLES = ["e2e", "ingest", "backlog", "import"] as const;
+export const TABLES = ["e2e", "ingest", "backlog", "retention", "import"] as const;
 /** One table's name. */
 export type TableName = (typeof TABLES)[number];
 
@@ -72,6 +72,10 @@ export interface BenchOptions {
   backlogSmall: number;
   /** Seconds of draining measured at each backlog. */
   backlogWindowS: number;
+  /** Reported events older than the retention horizon seeded for the retention table. */
+  retentionEvents: number;
+  /** Pairs of e2e runs (retention off, then on) of the retention table. */
+  retentionPairs: number;
   /** Lines of the NDJSON file `meterline import` loads. */
   importLines: number;
 }
@@ -91,6 +95,8 @@ interface Sizes {
   backlogLarge: number;
   backlogSmall: number;
   backlogWindowS: number;
+  retentionEvents: number;
+  retentionPairs: number;
   importLines: number;
 }
 
@@ -106,6 +112,8 @@ const SIZES: Record<Preset, Sizes> = {
     backlogLarge: 1_000_000,
     backlogSmall: 10_000,
     backlogWindowS: 20,
+    retentionEvents: 5_000_000,
+    retentionPairs: 2,
     importLines: 1_000_000,
   },
   quick: {
@@ -117,6 +125,8 @@ const SIZES: Record<Preset, Sizes> = {
     backlogLarge: 50_000,
     backlogSmall: 10_000,
     backlogWindowS: 8,
+    retentionEvents: 200_000,
+    retentionPairs: 1,
     importLines: 100_000,
   },
   // Every code path once, with sizes too small for any figure to mean a speed (test/bench).
@@ -129,6 +139,8 @@ const SIZES: Record<Preset, Sizes> = {
     backlogLarge: 2_000,
     backlogSmall: 1_000,
     backlogWindowS: 2,
+    retentionEvents: 2_000,
+    retentionPairs: 1,
     importLines: 2_000,
   },
 };
@@ -156,6 +168,10 @@ Tables (all by default):
            so queueing shows): p50/p95/p99
   backlog  peak RSS, events/s and CPU per event of a \`meterline worker\` process draining a
            1,000,000-event backlog versus a 10,000-event one (Postgres only)
+  retention  the v1 e2e run on Postgres with 5,000,000 reported events older than the
+           retention horizon (and a reconciliation covering them) in the table, retention off
+           (METERLINE_RETENTION_DAYS=off) and on (the default), alternating: events/s and CPU
+           per event of each, and how fast the worker's sweep removed the old events meanwhile
   import   \`meterline import\` of a 1,000,000-line NDJSON file into \`meterline serve\`, as a
            user runs it: events/s and CPU per event of the importer, the API and Postgres
            (Postgres only)
@@ -209,6 +225,8 @@ Options (full default / --quick default):
   --backlog N              large backlog (${SIZES.full.backlogLarge} / ${SIZES.quick.backlogLarge})
   --backlog-small N        small backlog (${SIZES.full.backlogSmall} / ${SIZES.quick.backlogSmall})
   --backlog-window S       seconds of draining measured at each backlog (${SIZES.full.backlogWindowS} / ${SIZES.quick.backlogWindowS})
+  --retention-events N     old reported events seeded for the retention table (${SIZES.full.retentionEvents} / ${SIZES.quick.retentionEvents})
+  --retention-pairs N      pairs of runs, retention off then on (${SIZES.full.retentionPairs} / ${SIZES.quick.retentionPairs})
   --import-lines N         lines of the NDJSON file \`meterline import\` loads (${SIZES.full.importLines} / ${SIZES.quick.importLines})
   -h, --help               this text
 `;
@@ -236,6 +254,8 @@ const INT_FLAGS = [
   "backlog",
   "backlog-small",
   "backlog-window",
+  "retention-events",
+  "retention-pairs",
   "import-lines",
 ] as const;
 
@@ -323,6 +343,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     backlogLarge: int("backlog", sizes.backlogLarge, 1),
     backlogSmall: int("backlog-small", sizes.backlogSmall, 1),
     backlogWindowS: int("backlog-window", sizes.backlogWindowS, 1),
+    retentionEvents: int("retention-events", sizes.retentionEvents, 1),
+    retentionPairs: int("retention-pairs", sizes.retentionPairs, 1),
     importLines: int("import-lines", sizes.importLines, 1),
   };
   if (!/^postgres(ql)?:\/\//.test(options.databaseUrl)) {

@@ -11,6 +11,7 @@ import { runIngest } from "./ingest.ts";
 import { describeMachine, loadNow } from "./machine.ts";
 import { type BenchOptions, type Engine, parseOptions } from "./options.ts";
 import { type Figures, put } from "./report.ts";
+import { runRetention } from "./retention.ts";
 import { checkMeterlineRuns } from "./support/meterline-process.ts";
 import { say } from "./support/progress.ts";
 import { renderTable, type Table } from "./table.ts";
@@ -98,6 +99,16 @@ async function main(): Promise<void> {
       put(doc, "backlog.peak_rss_mb", null);
       put(doc, "backlog.ratio_1m_to_10k", null);
       put(doc, "backlog.skipped", "it needs Postgres");
+    }
+  }
+  if (options.tables.includes("retention")) {
+    if (engines.includes("postgres")) {
+      const r = await runRetention(options, footer);
+      doc.retention = r.figures;
+      print(r.tables);
+    } else {
+      text("\nRetention table skipped: it needs Postgres (see above).\n");
+      put(doc, "retention.skipped", "it needs Postgres");
     }
   }
   if (options.tables.includes("import")) {

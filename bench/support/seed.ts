@@ -159,7 +159,7 @@ export interface Standing {
 }
 
 /** Counts events by status, and the latest reported_at. */
-export async function standing(db: Db): Promise<Standing> {
+export async function standing(db: Db, idPrefix = ""): Promise<Standing> {
   const [row] = await rows<{
     pending: number;
     reported: number;
@@ -171,7 +171,7 @@ export async function standing(db: Db): Promise<Standing> {
                count(*) filter (where status = 'reported')::int as reported,
                count(*) filter (where status in ('failed', 'discarded'))::int as failed,
                (extract(epoch from max(reported_at)) * 1000)::float8 as last_ms
-        from usage_events`,
+        from usage_events where id like ${`${idPrefix}%`}`,
   );
   return {
     pending: row?.pending ?? 0,
