@@ -9,11 +9,19 @@ const SLOTS = 8;
 /**
  * A CTE body (for `name as (…)`) that adds `delta` to `status`'s count of the current hour,
  * in the statement that made the change. `counted` is a query of one bigint column `n`: how
- * many events it changed. Nothing is written when none changed.
+ * many events it changed. Nothing is written when none changed. The reporter's settles count
+ * in slots of their own ("hot"): a settle then never waits for an operator's or billing sync's
+ * transaction to commit its count.
  */
-export function addToCount(status: CountedStatus, counted: SQL, sign: 1 | -1 = 1): SQL {
+export function addToCount(
+  status: CountedStatus,
+  counted: SQL,
+  sign: 1 | -1 = 1,
+  lane: "hot" | "cold" = "cold",
+): SQL {
+  const base = lane === "hot" ? 0 : SLOTS;
   return sql`insert into usage_event_counts (hour, status, slot, n)
-    select date_trunc('hour', now()), ${status}::text, pg_backend_pid() % ${SLOTS}, ${sign}::int * c.n
+    select date_trunc('hour', now()), ${status}::text, ${base}::int + pg_backend_pid() % ${SLOTS}, ${sign}::int * c.n
       from (${counted}) c where c.n > 0
     on conflict (hour, status, slot) do update set n = usage_event_counts.n + excluded.n`;
 }

@@ -172,7 +172,12 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         rej.code as rej_code, sys.scope is not null as held_back
     ),
     -- Every settled row was pending (the guard): the new reported ones are the change.
-    counted as (${addToCount("reported", sql`select count(*) as n from settled where status = 'reported'`)}),
+    counted as (${addToCount(
+      "reported",
+      sql`select count(*) as n from settled where status = 'reported'`,
+      1,
+      "hot",
+    )}),
     logged as (
       insert into usage_event_attempts
         (event_id, attempt, worker, outcome, http_status, stripe_code, request_id, message, started_at)
