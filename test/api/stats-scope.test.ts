@@ -28,8 +28,10 @@ describe.each(backends)("GET /v1/stats narrowed to a meter and a start on %s", (
   };
 
   it("counts only the meter's events received since then", async () => {
+    // Unscoped, reported comes from the running counts, which these fixture rows (written as
+    // they are, never settled) do not feed: test/outbox/event-counts.test.ts holds those.
     const all = await stats("");
-    expect([all.reported, all.failed]).toEqual([2, 2]);
+    expect(all.failed).toBe(2);
     const meter = await stats("?event_name=calls");
     expect([meter.reported, meter.failed]).toEqual([1, 2]);
     const run = await stats(`?event_name=calls&received_since=${since.toISOString()}`);
