@@ -2,6 +2,7 @@ import { ConfigError } from "../config.ts";
 import { DatabaseInUseError } from "../db/pglite-lock.ts";
 import { coerceError } from "../lib/errors.ts";
 import { packageVersion } from "../lib/version.ts";
+import { cmdAttach } from "./attach.ts";
 import { cmdCancel } from "./cancel.ts";
 import { cmdDemo } from "./demo.ts";
 import { cmdDlq } from "./dlq.ts";
@@ -41,6 +42,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   import: {
     summary: "load usage events from an NDJSON or CSV file, checked by line (through the API)",
     run: cmdImport,
+  },
+  attach: {
+    summary: "follow your own Postgres usage table; each new row stored once (Postgres only)",
+    run: cmdAttach,
   },
   trace: { summary: "an event and every attempt, readable (through the API)", run: cmdTrace },
   stats: { summary: "queue counts: pending, reported, dead letters by code", run: cmdStats },

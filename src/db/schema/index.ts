@@ -1,5 +1,6 @@
 export * from "./api-keys.ts";
 export * from "./async-rejections.ts";
+export * from "./attach.ts";
 export * from "./customers.ts";
 export * from "./meters.ts";
 export * from "./reconciliations.ts";
