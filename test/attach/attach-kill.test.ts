@@ -117,7 +117,7 @@ describeOnPostgres("meterline attach", () => {
       await waitFor("a process working", async () => {
         const pid = await workingPid();
         const child = pid === null ? undefined : byPid.get(pid);
-        return child !== undefined && child.exitCode === null && child.signalCode === null;
+        return child !== undefined && !child.killed && child.exitCode === null;
       });
       const pid = (await workingPid()) as number;
       byPid.get(pid)?.kill("SIGKILL");
@@ -194,6 +194,7 @@ describeOnPostgres("meterline attach", () => {
         await m.query<{ granted: boolean }>(
           `select granted from pg_locks
            where locktype = 'advisory' and objsubid = 1 and classid = $1 and objid = $2
+             and database = (select oid from pg_database where datname = current_database())
            order by granted`,
           [Math.floor(lockId / 2 ** 32), lockId % 2 ** 32],
         )
