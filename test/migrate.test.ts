@@ -23,6 +23,8 @@ describe.each(backends)("migrations on %s", (kind) => {
       expect(tables.map((r) => r.table_name)).toEqual([
         "api_keys",
         "async_rejections",
+        "attach_checkpoints",
+        "attach_refusals",
         "customers",
         "meters",
         "reconciliations",
