@@ -36,8 +36,17 @@ export function parseFlags<S extends z.ZodType>(
   const { help: _help, ...values } = parsed.values;
   const result = schema.safeParse(values);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `--${String(i.path[0] ?? "?")}: ${i.message}`);
+    const problems = result.error.issues.map(
+      (i) => `--${String(i.path[0] ?? "?")}: ${flagRule(i)}`,
+    );
     throw new UsageError(`${problems.join("\n")}\n\n${helpText}`);
   }
   return { flags: result.data, positionals: parsed.positionals };
+}
+
+/** A flag's broken rule in words: a required flag left out says so, not zod's type message. */
+function flagRule(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type" && /received undefined$/.test(issue.message))
+    return "is required";
+  return issue.message;
 }
