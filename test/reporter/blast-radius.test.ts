@@ -51,8 +51,9 @@ describe.each(backends)("blast radius, on %s", (kind) => {
         "the dead letters back",
         async () => (await statusCounts(db)).failed === undefined,
       );
-      const outcomes = await attemptOutcomes(db);
-      expect(outcomes.systemic_reverted ?? 0).toBeGreaterThanOrEqual(4);
+      // How many rejections settled before the detector tripped depends on timing (on a loaded
+      // machine, none may have yet): what must hold is the outcome, checked once all is reported
+      // below: no dead letter left, and every rejection there was given back, never charged.
       const [sum] = await rows<{ attempts: number }>(
         db,
         sql`select coalesce(sum(attempts), 0)::int as attempts from usage_events where event_name = 'sys'`,
@@ -68,9 +69,22 @@ describe.each(backends)("blast radius, on %s", (kind) => {
       expect(r.status().halted).toBeNull();
     } finally {
       await r.stop();
+      // A failure above must not leave the next tests an emulator 40 days ahead or a halt.
+      emu.setClock(Math.floor(Date.now() / 1000));
+      await db.execute(sql`delete from reporter_circuits`);
     }
     expect(await statusCounts(db)).toMatchObject({ reported: 100 });
     expect(emu.ledger().events.filter((e) => e.event_name === "sys")).toHaveLength(100);
+    const outcomes = await attemptOutcomes(db);
+    expect(outcomes.systemic_reverted ?? 0).toBeGreaterThanOrEqual(outcomes.failed ?? 0);
+    const [unreverted] = await rows<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from usage_event_attempts f
+          where f.outcome = 'failed' and not exists (
+            select 1 from usage_event_attempts r
+            where r.event_id = f.event_id and r.outcome = 'systemic_reverted' and r.id > f.id)`,
+    );
+    expect(unreverted?.n).toBe(0);
   });
 
   it("customer scope: a customer Stripe says is gone costs one request, not one per event", async () => {
