@@ -40,6 +40,14 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Extra node flags for the processes the bench spawns, from BENCH_NODE_ARGS (say
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof": node refuses --cpu-prof in NODE_OPTIONS).
+ */
+export function profileArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "");
+}
+
 /** The parent's environment without anything that configures Meterline, Stripe or Postgres. */
 function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -61,7 +69,7 @@ export async function spawnMeterline(
   options: { api: boolean },
 ): Promise<MeterlineProcess> {
   const port = options.api ? await freePort() : 0;
-  const child: ChildProcess = spawn(process.execPath, [METERLINE_BIN, command], {
+  const child: ChildProcess = spawn(process.execPath, [...profileArgs(), METERLINE_BIN, command], {
     cwd: root,
     env: {
       ...baseEnv(),
