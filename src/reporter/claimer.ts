@@ -16,6 +16,8 @@ import type { SettleBuffer } from "./settle-buffer.ts";
 export class Claimer {
   /** Database clock minus ours, refreshed by every claim: we judge time as the leases do. */
   private clockOffsetMs = 0;
+  /** When this worker last looked for expired leases (our clock). */
+  private lastRescueAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly d: {
@@ -39,11 +41,16 @@ export class Claimer {
     const { db, owner, settings, held } = this.d;
     // Before the statement: the lease it sets runs from no earlier than this.
     const at = Date.now();
+    // Suspect claims (one event, only while nothing is held) always look; they rescue only
+    // suspects, so they leave the healthy rescue's schedule alone.
+    const rescue = suspects || rescueDue(this.lastRescueAt, at, settings);
+    if (rescue && !suspects) this.lastRescueAt = at;
     const { events, dbNow } = await claim(db, {
       owner,
       leaseMs: settings.leaseMs,
       limit,
       suspects,
+      rescue,
     });
     if (dbNow) this.clockOffsetMs = dbNow.getTime() - Date.now();
     for (const e of events) held.hold(e, at);
@@ -60,4 +67,17 @@ export class Claimer {
     for (const row of admitted.settle) buffer.push(row);
     return admitted.send;
   }
+}
+
+/**
+ * Whether a claim at `now` also looks for expired leases: at most once a poll interval (and a
+ * tenth of a lease, for short leases). A worker with a backlog claims many times a second, and
+ * the rescue reads every leased row (in flight, whatever the backlog) each time it runs.
+ */
+export function rescueDue(
+  lastAt: number,
+  now: number,
+  settings: Pick<Config["worker"], "pollMs" | "leaseMs">,
+): boolean {
+  return now - lastAt >= Math.min(settings.pollMs, settings.leaseMs / 10);
 }
