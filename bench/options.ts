@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 
 /** The tables `--only` can pick. */
-export const TABLES = ["e2e", "ingest", "backlog", "retention", "import"] as const;
+export const TABLES = ["e2e", "ingest", "backlog", "retention", "import", "outbox"] as const;
 /** One table's name. */
 export type TableName = (typeof TABLES)[number];
 
@@ -78,6 +78,8 @@ export interface BenchOptions {
   retentionPairs: number;
   /** Lines of the NDJSON file `meterline import` loads. */
   importLines: number;
+  /** Pending events the outbox table claims, marks and settles, per batch shape. */
+  outboxEvents: number;
 }
 
 /** What parsing argv came to: options to run with, help to print, or a usage error. */
@@ -98,6 +100,7 @@ interface Sizes {
   retentionEvents: number;
   retentionPairs: number;
   importLines: number;
+  outboxEvents: number;
 }
 
 // Sized so that a full run takes about 15–20 minutes on a shared 2-core machine: the v2
@@ -115,6 +118,7 @@ const SIZES: Record<Preset, Sizes> = {
     retentionEvents: 5_000_000,
     retentionPairs: 2,
     importLines: 1_000_000,
+    outboxEvents: 100_000,
   },
   quick: {
     events: { meter_events: 4_000, meter_stream: 20_000, usage_records: 200 },
@@ -128,6 +132,7 @@ const SIZES: Record<Preset, Sizes> = {
     retentionEvents: 200_000,
     retentionPairs: 1,
     importLines: 100_000,
+    outboxEvents: 20_000,
   },
   // Every code path once, with sizes too small for any figure to mean a speed (test/bench).
   smoke: {
@@ -142,6 +147,7 @@ const SIZES: Record<Preset, Sizes> = {
     retentionEvents: 2_000,
     retentionPairs: 1,
     importLines: 2_000,
+    outboxEvents: 2_000,
   },
 };
 
@@ -175,6 +181,9 @@ Tables (all by default):
   import   \`meterline import\` of a 1,000,000-line NDJSON file into \`meterline serve\`, as a
            user runs it: events/s and CPU per event of the importer, the API and Postgres
            (Postgres only)
+  outbox   the reporter's outbox statements alone (claim, mark-sent, settle), no Stripe and no
+           HTTP, in the v2 stream's batch shape and in one-event requests': Postgres CPU per
+           event by statement kind and WAL per event (Postgres only)
 
 CPU: every table prints CPU-ms per event per process. Processes the bench spawns (meterline,
 the emulator) and Postgres backends are read from /proc/<pid>/stat (utime + stime, every
@@ -228,6 +237,7 @@ Options (full default / --quick default):
   --retention-events N     old reported events seeded for the retention table (${SIZES.full.retentionEvents} / ${SIZES.quick.retentionEvents})
   --retention-pairs N      pairs of runs, retention off then on (${SIZES.full.retentionPairs} / ${SIZES.quick.retentionPairs})
   --import-lines N         lines of the NDJSON file \`meterline import\` loads (${SIZES.full.importLines} / ${SIZES.quick.importLines})
+  --outbox-events N        pending events the outbox table works through per batch shape (${SIZES.full.outboxEvents} / ${SIZES.quick.outboxEvents})
   -h, --help               this text
 `;
 
@@ -257,6 +267,7 @@ const INT_FLAGS = [
   "retention-events",
   "retention-pairs",
   "import-lines",
+  "outbox-events",
 ] as const;
 
 /** Parses argv (without node and the script) and the environment into options. */
@@ -346,6 +357,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     retentionEvents: int("retention-events", sizes.retentionEvents, 1),
     retentionPairs: int("retention-pairs", sizes.retentionPairs, 1),
     importLines: int("import-lines", sizes.importLines, 1),
+    outboxEvents: int("outbox-events", sizes.outboxEvents, 1),
   };
   if (!/^postgres(ql)?:\/\//.test(options.databaseUrl)) {
     problems.push(`--database-url must be a postgres:// URL, got "${options.databaseUrl}"`);

@@ -9,7 +9,8 @@ import { runE2e } from "./e2e-throughput.ts";
 import { runImportBench } from "./import.ts";
 import { runIngest } from "./ingest.ts";
 import { describeMachine, loadNow } from "./machine.ts";
-import { type BenchOptions, type Engine, parseOptions } from "./options.ts";
+import { type BenchOptions, type Engine, parseOptions, type TableName } from "./options.ts";
+import { runOutbox } from "./outbox.ts";
 import { type Figures, put } from "./report.ts";
 import { runRetention } from "./retention.ts";
 import { checkMeterlineRuns } from "./support/meterline-process.ts";
@@ -19,7 +20,7 @@ import { renderTable, type Table } from "./table.ts";
 /** The parameters, as one line each table carries. */
 function parameterLine(o: BenchOptions): string {
   const e = o.events;
-  return `Parameters: ${o.preset}; e2e events meter_events ${e.meter_events}, meter_stream ${e.meter_stream}, usage_records ${e.usage_records}; latency ${o.latencyMs} ± ${o.jitterMs} ms; live limits v1 ${o.v1Limit}/s, v2 ${o.v2Limit} requests/s, usage records 25/s; customers ${o.customers}; worker batch ${o.workerBatch}, concurrency ${o.workerConcurrency}; seed's worker tick ${o.baselineTickS} s, window ${o.baselineWindowS} s; ingest ${o.ingestBatches} × 1,000 (${o.ingestConcurrency} in flight) + single events open loop ${o.ingestRate}/s for ${o.ingestDurationS} s; backlog ${o.backlogLarge} vs ${o.backlogSmall}, window ${o.backlogWindowS} s; import ${o.importLines} lines; engines ${o.engines.join(",")}; modes ${o.modes.join(",")}.`;
+  return `Parameters: ${o.preset}; e2e events meter_events ${e.meter_events}, meter_stream ${e.meter_stream}, usage_records ${e.usage_records}; latency ${o.latencyMs} ± ${o.jitterMs} ms; live limits v1 ${o.v1Limit}/s, v2 ${o.v2Limit} requests/s, usage records 25/s; customers ${o.customers}; worker batch ${o.workerBatch}, concurrency ${o.workerConcurrency}; seed's worker tick ${o.baselineTickS} s, window ${o.baselineWindowS} s; ingest ${o.ingestBatches} × 1,000 (${o.ingestConcurrency} in flight) + single events open loop ${o.ingestRate}/s for ${o.ingestDurationS} s; backlog ${o.backlogLarge} vs ${o.backlogSmall}, window ${o.backlogWindowS} s; import ${o.importLines} lines; outbox ${o.outboxEvents} events; engines ${o.engines.join(",")}; modes ${o.modes.join(",")}.`;
 }
 
 async function main(): Promise<void> {
@@ -89,39 +90,29 @@ async function main(): Promise<void> {
     doc.ingest = r.figures;
     print(r.tables);
   }
-  if (options.tables.includes("backlog")) {
+  // The tables that need Postgres: run, or say in both outputs why not. `unmeasured` are the
+  // keys a reader may expect, printed as null beside the reason.
+  const postgresOnly = async (
+    table: TableName,
+    title: string,
+    run: (o: BenchOptions, f: () => string[]) => Promise<{ tables: Table[]; figures: Figures }>,
+    unmeasured: string[] = [],
+  ) => {
+    if (!options.tables.includes(table)) return;
     if (engines.includes("postgres")) {
-      const r = await runBacklog(options, footer);
-      doc.backlog = r.figures;
+      const r = await run(options, footer);
+      doc[table] = r.figures;
       print(r.tables);
-    } else {
-      text("\nBacklog table skipped: it needs Postgres (see above).\n");
-      put(doc, "backlog.peak_rss_mb", null);
-      put(doc, "backlog.ratio_1m_to_10k", null);
-      put(doc, "backlog.skipped", "it needs Postgres");
+      return;
     }
-  }
-  if (options.tables.includes("retention")) {
-    if (engines.includes("postgres")) {
-      const r = await runRetention(options, footer);
-      doc.retention = r.figures;
-      print(r.tables);
-    } else {
-      text("\nRetention table skipped: it needs Postgres (see above).\n");
-      put(doc, "retention.skipped", "it needs Postgres");
-    }
-  }
-  if (options.tables.includes("import")) {
-    if (engines.includes("postgres")) {
-      const r = await runImportBench(options, footer);
-      doc.import = r.figures;
-      print(r.tables);
-    } else {
-      text("\nImport table skipped: it needs Postgres (see above).\n");
-      put(doc, "import.postgres.ndjson.events_per_s", null);
-      put(doc, "import.skipped", "it needs Postgres");
-    }
-  }
+    text(`\n${title} table skipped: it needs Postgres (see above).\n`);
+    for (const key of unmeasured) put(doc, `${table}.${key}`, null);
+    put(doc, `${table}.skipped`, "it needs Postgres");
+  };
+  await postgresOnly("backlog", "Backlog", runBacklog, ["peak_rss_mb", "ratio_1m_to_10k"]);
+  await postgresOnly("retention", "Retention", runRetention);
+  await postgresOnly("import", "Import", runImportBench, ["postgres.ndjson.events_per_s"]);
+  await postgresOnly("outbox", "Outbox", runOutbox);
   put(doc, "load_average_at_end", loadNow());
   put(doc, "duration_s", (Date.now() - started) / 1000);
   if (options.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);

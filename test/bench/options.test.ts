@@ -46,7 +46,7 @@ describe("bench flags", () => {
     expect(parsed).toEqual({
       kind: "error",
       message:
-        '--only takes e2e, ingest, backlog, retention, import; got "nope"\n--latency must be a whole number ≥ 0, got "1.5"',
+        '--only takes e2e, ingest, backlog, retention, import, outbox; got "nope"\n--latency must be a whole number ≥ 0, got "1.5"',
     });
   });
 
