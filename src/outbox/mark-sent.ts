@@ -22,12 +22,12 @@ export async function markSent(
   events: SendRef[],
 ): Promise<Map<string, Date>> {
   if (events.length === 0) return new Map();
-  const marked = await preparedRows<{ id: string; first_sent_at: Date | string }>(
+  const marked = await preparedRows<{ id: string; first_sent_ms: number | string }>(
     db,
     "meterline_mark_sent",
     markSentStatement(owner, events),
   );
-  return new Map(marked.map((m) => [m.id, new Date(m.first_sent_at)]));
+  return new Map(marked.map((m) => [m.id, new Date(Number(m.first_sent_ms))]));
 }
 
 /** markSent's one statement (exported so that a test can read its plan). */
@@ -44,5 +44,6 @@ export function markSentStatement(owner: string, events: SendRef[]): SQL {
       and e.claims = r.claims
       -- Found by id only, whatever the statistics say (by-id-guards.ts).
       and ${stillPending}
-    returning e.id, e.first_sent_at`;
+    -- As epoch ms: a number parses for a fraction of a timestamptz's text (claim.ts does the same).
+    returning e.id, (extract(epoch from e.first_sent_at) * 1000)::float8 as first_sent_ms`;
 }
