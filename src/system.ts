@@ -2,13 +2,11 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { STRIPE_EVENTS_PATH, stripeEventsRoutes } from "./billing/stripe-events-route.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
 import { migrate } from "./db/migrate.ts";
 import type { DeliveryMode } from "./db/schema/meters.ts";
-import { type EmulatorThread, startEmulatorThread } from "./emulator/index.ts";
-import { buildApp } from "./http/app.ts";
+import type { EmulatorThread } from "./emulator/index.ts";
 import { createLogger } from "./logging/logger.ts";
 import { startMetricsListener } from "./metrics/listener.ts";
 import { ProcessMetrics } from "./metrics/process-metrics.ts";
@@ -81,6 +79,9 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
     if (stripeKey === null && (parts.emulator ?? parts.worker)) {
       // On its own thread: its requests and state file never hold up the API's and the
       // worker's event loop (emulator/thread/start.ts).
+      // Loaded only here (like the API below): a `worker` against Stripe never pays for the
+      // emulator's or the HTTP server's modules in start-up time and memory.
+      const { startEmulatorThread } = await import("./emulator/index.ts");
       emulator = await startEmulatorThread({
         port: config.stripe.emulatorPort,
         apiKeys: [EMULATOR_KEY],
@@ -158,6 +159,10 @@ export async function startSystem(config: Config, parts: SystemParts): Promise<S
     if (parts.api) {
       // Readiness reads the circuits from the database (ops/health-routes.ts), the one truth
       // every process shares: not this process's worker, which `serve` does not have.
+      const { buildApp } = await import("./http/app.ts");
+      const { STRIPE_EVENTS_PATH, stripeEventsRoutes } = await import(
+        "./billing/stripe-events-route.ts"
+      );
       app = await buildApp({
         db: database.db,
         config,

@@ -2,60 +2,70 @@ import { ConfigError } from "../config.ts";
 import { DatabaseInUseError } from "../db/pglite-lock.ts";
 import { coerceError } from "../lib/errors.ts";
 import { packageVersion } from "../lib/version.ts";
-import { cmdAttach } from "./attach.ts";
-import { cmdCancel } from "./cancel.ts";
-import { cmdDemo } from "./demo.ts";
-import { cmdDlq } from "./dlq.ts";
-import { cmdEmulator } from "./emulator.ts";
-import { cmdImport } from "./import.ts";
-import { cmdKeys } from "./keys.ts";
-import { cmdMigrate } from "./migrate.ts";
-import { cmdReconcile } from "./reconcile.ts";
-import { cmdServe, cmdStart, cmdWorker } from "./start.ts";
 import { StartupError } from "./startup-failure.ts";
-import { cmdStats } from "./stats.ts";
-import { cmdTrace } from "./trace.ts";
 import { UsageError } from "./usage-error.ts";
 
-/** One entry per subcommand: what it does (for --help) and the function that runs it. */
+/**
+ * One entry per subcommand: what it does (for --help) and the function that runs it, loaded when
+ * it runs: a `worker` does not load the API, the emulator, import or attach (start-up time and
+ * memory), and `import` does not load the server.
+ */
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<void> }> = {
   start: {
     summary: "run everything in one process: API, worker, and the emulator when no Stripe key",
-    run: cmdStart,
+    run: async (a) => (await import("./start.ts")).cmdStart(a),
   },
-  serve: { summary: "run the HTTP API only", run: cmdServe },
+  serve: {
+    summary: "run the HTTP API only",
+    run: async (a) => (await import("./start.ts")).cmdServe(a),
+  },
   worker: {
     summary: "run a reporter worker only (run several against one Postgres)",
-    run: cmdWorker,
+    run: async (a) => (await import("./start.ts")).cmdWorker(a),
   },
-  emulator: { summary: "run the bundled Stripe emulator", run: cmdEmulator },
-  migrate: { summary: "apply database migrations and exit", run: cmdMigrate },
-  keys: { summary: "create, list or revoke API keys", run: cmdKeys },
+  emulator: {
+    summary: "run the bundled Stripe emulator",
+    run: async (a) => (await import("./emulator.ts")).cmdEmulator(a),
+  },
+  migrate: {
+    summary: "apply database migrations and exit",
+    run: async (a) => (await import("./migrate.ts")).cmdMigrate(a),
+  },
+  keys: {
+    summary: "create, list or revoke API keys",
+    run: async (a) => (await import("./keys.ts")).cmdKeys(a),
+  },
   dlq: {
     summary: "dead letters: list, retry, discard, resolve --delivered (through the API)",
-    run: cmdDlq,
+    run: async (a) => (await import("./dlq.ts")).cmdDlq(a),
   },
   cancel: {
     summary: "cancel pending events, with a reason: never sent (through the API)",
-    run: cmdCancel,
+    run: async (a) => (await import("./cancel.ts")).cmdCancel(a),
   },
   import: {
     summary: "load usage events from an NDJSON or CSV file, checked by line (through the API)",
-    run: cmdImport,
+    run: async (a) => (await import("./import.ts")).cmdImport(a),
   },
   attach: {
     summary: "follow your own Postgres usage table; each new row stored once (Postgres only)",
-    run: cmdAttach,
+    run: async (a) => (await import("./attach.ts")).cmdAttach(a),
   },
-  trace: { summary: "an event and every attempt, readable (through the API)", run: cmdTrace },
-  stats: { summary: "queue counts: pending, reported, dead letters by code", run: cmdStats },
+  trace: {
+    summary: "an event and every attempt, readable (through the API)",
+    run: async (a) => (await import("./trace.ts")).cmdTrace(a),
+  },
+  stats: {
+    summary: "queue counts: pending, reported, dead letters by code",
+    run: async (a) => (await import("./stats.ts")).cmdStats(a),
+  },
   reconcile: {
     summary: "compare what was reported with Stripe's totals; print the drift",
-    run: cmdReconcile,
+    run: async (a) => (await import("./reconcile.ts")).cmdReconcile(a),
   },
   demo: {
     summary: "send a stream of usage events, poison pills included, and show live counts",
-    run: cmdDemo,
+    run: async (a) => (await import("./demo.ts")).cmdDemo(a),
   },
 };
 
