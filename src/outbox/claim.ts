@@ -1,5 +1,6 @@
 import { and, eq, lte, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
+import { epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
 import { usageEvents } from "../db/schema/usage-events.ts";
 
@@ -232,24 +233,20 @@ function suspectTest(alias: SQL, suspects: boolean): SQL {
     : sql`${alias}.open_claims < ${threshold}`;
 }
 
-/** What both claiming statements return of each claimed row (usage_events as e). */
-// Times travel as epoch milliseconds (float8): the driver parses a number for a fraction of the
-// cost of a timestamptz's text, and a stream claim returns five of them for each of hundreds of
-// rows. A Date keeps milliseconds either way.
+/**
+ * What both claiming statements return of each claimed row (usage_events as e). Times as epoch
+ * ms (db/epoch-ms.ts): a stream claim returns five of them for each of hundreds of rows.
+ */
 const claimedColumns = sql`e.id, e.customer_key as "customerKey", e.event_name as "eventName",
-      e.value::float8 as value, ${ms(sql`e.occurred_at`)} as "occurredAt",
-      ${ms(sql`e.received_at`)} as "receivedAt",
+      e.value::float8 as value, ${epochMs(sql`e.occurred_at`)} as "occurredAt",
+      ${epochMs(sql`e.received_at`)} as "receivedAt",
       e.attempts, e.claims, e.open_claims as "openClaims",
-      ${ms(sql`e.first_sent_at`)} as "firstSentAt",
-      e.key_generation as "keyGeneration", ${ms(sql`e.first_ambiguous_at`)} as "firstAmbiguousAt",
-      e.wait_reason as "waitReason", ${ms(sql`e.next_attempt_at`)} as "nextAttemptAt",
+      ${epochMs(sql`e.first_sent_at`)} as "firstSentAt",
+      e.key_generation as "keyGeneration",
+      ${epochMs(sql`e.first_ambiguous_at`)} as "firstAmbiguousAt",
+      e.wait_reason as "waitReason", ${epochMs(sql`e.next_attempt_at`)} as "nextAttemptAt",
       -- The database's clock, in ms: the worker judges time by it, like the lease does.
-      (extract(epoch from now()) * 1000)::float8 as "dbNowMs"`;
-
-/** A timestamptz column as epoch milliseconds (null stays null). */
-function ms(column: SQL): SQL {
-  return sql`(extract(epoch from ${column}) * 1000)::float8`;
-}
+      ${epochMs(sql`now()`)} as "dbNowMs"`;
 
 /** Times arrive as epoch ms, and the drivers may differ on numerics: normalise. */
 function normalise(found: (Record<string, unknown> & ClaimedRow)[]): ClaimedRow[] {

@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
+import { epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
 import { stillPending } from "./by-id-guards.ts";
 
@@ -44,6 +45,5 @@ export function markSentStatement(owner: string, events: SendRef[]): SQL {
       and e.claims = r.claims
       -- Found by id only, whatever the statistics say (by-id-guards.ts).
       and ${stillPending}
-    -- As epoch ms: a number parses for a fraction of a timestamptz's text (claim.ts does the same).
-    returning e.id, (extract(epoch from e.first_sent_at) * 1000)::float8 as first_sent_ms`;
+    returning e.id, ${epochMs(sql`e.first_sent_at`)} as first_sent_ms`;
 }

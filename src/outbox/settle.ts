@@ -177,10 +177,10 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
 }
 
 /**
- * One settle row as the statement's jsonb_to_recordset reads it. A key left out reads as null
- * (false for the booleans, by coalesce in the statement), so only what is set is written: a
- * delivery has most fields empty, and a stream settle of 200 events was ~146 KB of JSON for the
- * worker to build and send and for Postgres to parse.
+ * One settle row as the statement's jsonb_to_recordset reads it. A key left out reads as null,
+ * and the booleans are only tested in CASE and WHERE, where null counts as false; so only what
+ * is set is written: a delivery has most fields empty, and a stream settle of 200 events was
+ * ~146 KB of JSON for the worker to build and send and for Postgres to parse.
  */
 function settleJson(r: SettleRow): Record<string, unknown> {
   const o: Record<string, unknown> = {
