@@ -16,6 +16,7 @@ import { type Figures, put } from "./report.ts";
 import { processCpuMs, startProcessCpu } from "./support/cpu.ts";
 import { createTarget, openTarget } from "./support/database.ts";
 import {
+  benchNodeArgs,
   METERLINE_BIN,
   type MeterlineProcess,
   spawnMeterline,
@@ -69,7 +70,7 @@ export async function runImportBench(
     );
     const pgCpu = await startPostgresCpu(target.url);
     const started = Date.now();
-    const child = spawn(process.execPath, [METERLINE_BIN, "import", file], {
+    const child = spawn(process.execPath, [...benchNodeArgs(), METERLINE_BIN, "import", file], {
       env: { ...process.env, METERLINE_API_URL: api.url ?? "", METERLINE_API_KEY: key },
       stdio: ["ignore", "pipe", "inherit"],
     });

@@ -6,7 +6,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { RateLimits } from "../../src/emulator/index.ts";
 import type { EmulatorReply, EmulatorRequest, UsageCounts } from "./emulator-protocol.ts";
-import { profileArgs } from "./meterline-process.ts";
+import { benchNodeArgs } from "./meterline-process.ts";
 
 /** A running emulator process. */
 export interface EmulatorProcess {
@@ -45,7 +45,7 @@ export async function startEmulatorProcess(latency: {
     rateLimits: { mode: "off" },
   };
   const child: ChildProcess = fork(childPath, [JSON.stringify(options)], {
-    execArgv: [...profileArgs(), "--import", "tsx"],
+    execArgv: [...benchNodeArgs(), "--import", "tsx"],
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
   const pending = new Map<number, (reply: EmulatorReply) => void>();

@@ -44,7 +44,7 @@ export function freePort(): Promise<number> {
  * Extra node flags for the processes the bench spawns, from BENCH_NODE_ARGS (say
  * "--cpu-prof --cpu-prof-dir=/tmp/prof": node refuses --cpu-prof in NODE_OPTIONS).
  */
-export function profileArgs(): string[] {
+export function benchNodeArgs(): string[] {
   return (process.env.BENCH_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "");
 }
 
@@ -69,17 +69,21 @@ export async function spawnMeterline(
   options: { api: boolean },
 ): Promise<MeterlineProcess> {
   const port = options.api ? await freePort() : 0;
-  const child: ChildProcess = spawn(process.execPath, [...profileArgs(), METERLINE_BIN, command], {
-    cwd: root,
-    env: {
-      ...baseEnv(),
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      LOG_LEVEL: "warn",
-      ...env,
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...benchNodeArgs(), METERLINE_BIN, command],
+    {
+      cwd: root,
+      env: {
+        ...baseEnv(),
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        LOG_LEVEL: "warn",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   let tail = "";
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-2_000);
