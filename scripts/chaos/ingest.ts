@@ -55,6 +55,8 @@ export interface BadBatch {
   status: number;
   /** Of the batch's event ids, how many the outbox holds afterwards (must be 0). */
   stored: number;
+  /** Why no answer was read (status 0): the request's error, for the finding. */
+  error?: string;
 }
 
 /** What a bad batch is made of: its body (or raw text), and the ids it carries. */
@@ -168,13 +170,18 @@ export async function sendBadBatches(
       key: c.noKey ? null : key,
       body: c.body,
       ...(c.contentType ? { contentType: c.contentType } : {}),
-    }).catch((err: unknown) => ({ status: 0, body: String(err) }));
+    }).catch((err: unknown) => ({ status: 0, body: null, error: describeError(err) }));
     const [found] = await rows<{ n: number }>(
       db,
       sql`select count(*)::int as n from usage_events
           where id in (select jsonb_array_elements_text(${JSON.stringify(c.ids)}::jsonb))`,
     );
-    results.push({ name: c.name, status: answer.status, stored: found?.n ?? 0 });
+    results.push({
+      name: c.name,
+      status: answer.status,
+      stored: found?.n ?? 0,
+      ...("error" in answer ? { error: answer.error } : {}),
+    });
   }
   return results;
 }
@@ -187,8 +194,18 @@ export function acceptedPoison(batches: readonly BadBatch[]): Finding[] {
     return [
       {
         subject: b.name,
-        detail: `answered ${b.status}${b.stored > 0 ? ` and ${b.stored} of its events were stored` : ""}`,
+        detail: `answered ${b.status}${b.error ? ` (${b.error})` : ""}${b.stored > 0 ? ` and ${b.stored} of its events were stored` : ""}`,
       },
     ];
   });
+}
+
+/** A fetch failure with its cause (fetch's own message is only "fetch failed"). */
+function describeError(err: unknown): string {
+  const cause =
+    err instanceof Error
+      ? (err.cause as { code?: string; message?: string } | undefined)
+      : undefined;
+  const text = err instanceof Error ? err.message : String(err);
+  return cause ? `${text}: ${cause.code ?? cause.message ?? String(cause)}` : text;
 }

@@ -33,6 +33,7 @@ import { handleFrameworkError } from "./framework-errors.ts";
 import { installJsonParser } from "./json-body.ts";
 import { BODY_LIMIT, MAX_PARAM_LENGTH } from "./limits.ts";
 import { installNotFound } from "./not-found.ts";
+import { installOversizeDrain } from "./oversize-body.ts";
 import { RequestLog } from "./request-log.ts";
 import { installTextGuard } from "./text-guard.ts";
 
@@ -80,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header("x-request-id", request.id);
   });
   installJsonParser(app);
+  installOversizeDrain(app);
   installNotFound(app);
   // Every route from here on, for /openapi.json and /docs (each documents itself: config.doc).
   const routes = installRouteBook(app);

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
-import { BODY_LIMIT_TEXT, MAX_PARAM_LENGTH } from "./limits.ts";
+import { MAX_PARAM_LENGTH } from "./limits.ts";
+import { bodyTooLarge } from "./oversize-body.ts";
 import { noteRefusal } from "./request-log.ts";
 
 /** The JSON body of every error response. */
@@ -30,7 +31,7 @@ const fastifyErrors: Record<string, { code: ErrorCode; message: string }> = {
   },
   FST_ERR_CTP_BODY_TOO_LARGE: {
     code: ErrorCode.body_too_large,
-    message: `body exceeds the ${BODY_LIMIT_TEXT} limit: send at most 1,000 events per request`,
+    message: bodyTooLarge().message,
   },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     code: ErrorCode.unsupported_media_type,

@@ -1,0 +1,94 @@
+import { once } from "node:events";
+import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DRAIN_LIMIT } from "../../src/http/oversize-body.ts";
+import { backends } from "../support/db.ts";
+import { startApi, type TestApi } from "./harness.ts";
+
+/** One HTTP/1.1 answer read off a socket: status line, headers by lower-case name, body. */
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Reads one complete answer (Content-Length framed, as every answer of the API is). */
+async function readAnswer(socket: Socket, buffered: { data: Buffer }): Promise<RawAnswer> {
+  for (;;) {
+    const end = buffered.data.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const [statusLine = "", ...lines] = buffered.data.subarray(0, end).toString().split("\r\n");
+      const headers = Object.fromEntries(
+        lines.map((l) => [
+          l.slice(0, l.indexOf(":")).toLowerCase(),
+          l.slice(l.indexOf(":") + 1).trim(),
+        ]),
+      );
+      const length = Number(headers["content-length"] ?? 0);
+      if (buffered.data.length >= end + 4 + length) {
+        const body = buffered.data.subarray(end + 4, end + 4 + length).toString();
+        buffered.data = buffered.data.subarray(end + 4 + length);
+        return { status: Number(statusLine.split(" ")[1]), headers, body };
+      }
+    }
+    const [chunk] = (await once(socket, "data")) as [Buffer];
+    buffered.data = Buffer.concat([buffered.data, chunk]);
+  }
+}
+
+function request(key: string, body: string, declared = Buffer.byteLength(body)): string {
+  return (
+    "POST /v1/events HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n" +
+    `authorization: Bearer ${key}\r\ncontent-length: ${declared}\r\n\r\n${body}`
+  );
+}
+
+// Over a real socket: inject() has no connection to close, so it cannot show the difference.
+describe.each(backends.slice(-1))("a body over the limit, over TCP (%s)", (kind) => {
+  let api: TestApi;
+  let port = 0;
+  beforeAll(async () => {
+    api = await startApi(kind);
+    await api.app.listen({ port: 0, host: "127.0.0.1" });
+    port = (api.app.server.address() as { port: number }).port;
+  });
+  afterAll(() => api?.close());
+
+  it("is answered 413 after the upload, on a connection that stays open", async () => {
+    const socket = connect(port, "127.0.0.1");
+    const buffered = { data: Buffer.alloc(0) };
+    try {
+      const huge = JSON.stringify({ events: [{ id: "huge", customer: "c".repeat(1_100_000) }] });
+      socket.write(request(api.ingestKey, huge));
+      const refused = await readAnswer(socket, buffered);
+      expect(refused.status).toBe(413);
+      expect(JSON.parse(refused.body).error.code).toBe("body_too_large");
+      // Fastify's own answer says `connection: close` and shuts the socket while the client may
+      // still be writing: the client then sees EPIPE, not the 413.
+      expect(refused.headers.connection).not.toBe("close");
+
+      // The same connection carries the next request.
+      socket.write(request(api.ingestKey, JSON.stringify({ events: [] })));
+      const next = await readAnswer(socket, buffered);
+      expect(next.status).toBe(400);
+      expect(JSON.parse(next.body).error.field).toBe("events");
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it("is refused at once, and the connection closed, when it declares more than the drain limit", async () => {
+    const socket = connect(port, "127.0.0.1");
+    const buffered = { data: Buffer.alloc(0) };
+    try {
+      // Only the headers are sent: the answer must not wait for 16 MiB that never come.
+      socket.write(request(api.ingestKey, "", DRAIN_LIMIT + 1));
+      const refused = await readAnswer(socket, buffered);
+      expect(refused.status).toBe(413);
+      expect(JSON.parse(refused.body).error.code).toBe("body_too_large");
+      expect(refused.headers.connection).toBe("close");
+    } finally {
+      socket.destroy();
+    }
+  });
+});
