@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import pg from "pg";
-import { describe } from "vitest";
+import { describe, inject } from "vitest";
 import { type Database, openDatabase } from "../../src/db/connect.ts";
 import { migrate } from "../../src/db/migrate.ts";
 
@@ -12,7 +13,9 @@ export const backends: Array<Database["kind"]> = process.env.DATABASE_URL
 /** A migrated, empty database of its own for one suite; `close()` drops it. */
 export async function freshDatabase(kind: Database["kind"]): Promise<Database> {
   if (kind === "pglite") {
-    const database = await openDatabase({ dataDir: null });
+    // From the migrated template (global-setup.ts); migrate() then finds nothing left to apply.
+    const from = new Blob([readFileSync(inject("pgliteTemplate"))]);
+    const database = await openDatabase({ dataDir: null, from });
     await migrate(database);
     return database;
   }

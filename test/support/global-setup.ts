@@ -1,8 +1,21 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { pgliteTemplate } from "./pglite-template.ts";
 
-/** Says plainly which suites `npm test` skips when there is no Postgres server to run them on. */
-export default function setup(): void {
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The migrated PGlite dump each suite's PGlite database starts from (pglite-template.ts). */
+    pgliteTemplate: string;
+  }
+}
+
+/**
+ * Makes (or finds) the PGlite template every suite starts from, and says plainly which suites
+ * `npm test` skips when there is no Postgres server to run them on.
+ */
+export default async function setup(project: TestProject): Promise<void> {
+  project.provide("pgliteTemplate", await pgliteTemplate());
   if (process.env.DATABASE_URL) {
     process.stdout.write("DATABASE_URL is set: database suites run on PGlite and on Postgres.\n");
     return;
