@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type Config, loadConfig } from "../config.ts";
+import { boundHeapGrowth } from "../lib/heap-growth.ts";
 import { type System, type SystemParts, startSystem } from "../system.ts";
 import { type DevSeed, seedDevelopment } from "./dev-seed.ts";
 import { writeRuntimeInfo } from "./runtime-info.ts";
@@ -52,6 +53,8 @@ type PartsFor = (config: Config) => SystemParts;
 
 async function run(args: string[], partsFor: PartsFor, help: string): Promise<void> {
   if (!parseFlags(args, {}, z.object({}), help)) return;
+  // A long-running process: garbage is collected before it piles up (lib/heap-growth.ts).
+  boundHeapGrowth();
   const config = loadConfig();
   const parts = partsFor(config);
   const system = await explainingFailures(config, () => startSystem(config, parts));
