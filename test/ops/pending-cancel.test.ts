@@ -179,6 +179,7 @@ describe.each(backends)("POST /v1/events/cancel on %s", (kind) => {
     expect(await eventRow(api.db, "busy-1")).toMatchObject({ status: "pending", leaseOwner: "w1" });
   });
 
+  // Two sessions at once (a claim holding the row while the cancel waits): PGlite is one session.
   it.skipIf(kind !== "postgres")(
     "a named event a worker claims while the cancel waits for it is refused, not cancelled",
     async () => {
