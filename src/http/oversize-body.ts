@@ -1,3 +1,4 @@
+import { Transform } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -24,13 +25,17 @@ export function bodyTooLarge(): ApiError {
  * a client still uploading then writes into a closed socket, and fetch reports EPIPE instead of
  * the 413 — one oversized batch in a few dozen, measured across two processes. Reading the rest
  * first (nginx's "lingering close") lets the client read the answer, and the connection stays
- * open for its next request. A chunked body has no declared length: fastify still counts it and
- * refuses it as before.
+ * open for its next request. A chunked body declares no length: it is counted as it arrives
+ * (countedBody), and the 413 goes out once it has ended.
  */
 export function installOversizeDrain(app: FastifyInstance): void {
   app.addHook("preParsing", async (request, reply, payload) => {
+    const limit = request.routeOptions.bodyLimit;
+    if (request.headers["content-length"] === undefined) {
+      return request.headers["transfer-encoding"] ? payload.pipe(countedBody(limit)) : payload;
+    }
     const declared = Number(request.headers["content-length"]);
-    if (!(declared > request.routeOptions.bodyLimit)) return payload;
+    if (!(declared > limit)) return payload;
     if (declared > DRAIN_LIMIT) {
       // Unread bytes would otherwise be read by Node to keep the connection: close it instead.
       reply.header("connection", "close");
@@ -40,5 +45,25 @@ export function installOversizeDrain(app: FastifyInstance): void {
       // Discarded: only reaching the end matters.
     }
     throw bodyTooLarge();
+  });
+}
+
+/**
+ * Passes a chunked body through up to `limit` bytes. Past it, nothing more is passed on (the
+ * parser never holds more than the limit) but the rest is read to its end, and the stream then
+ * fails with the 413: the client has finished sending when the answer comes. Past DRAIN_LIMIT it
+ * fails at once.
+ */
+function countedBody(limit: number): Transform {
+  let received = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > DRAIN_LIMIT) callback(bodyTooLarge());
+      else callback(null, received > limit ? undefined : chunk);
+    },
+    flush(callback) {
+      callback(received > limit ? bodyTooLarge() : null);
+    },
   });
 }
