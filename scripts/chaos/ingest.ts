@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
+import { coerceError } from "../../src/lib/errors.ts";
 import { callApi } from "./api-process.ts";
 import type { Finding } from "./findings.ts";
 import type { PlannedEvent } from "./plan.ts";
@@ -202,10 +203,6 @@ export function acceptedPoison(batches: readonly BadBatch[]): Finding[] {
 
 /** A fetch failure with its cause (fetch's own message is only "fetch failed"). */
 function describeError(err: unknown): string {
-  const cause =
-    err instanceof Error
-      ? (err.cause as { code?: string; message?: string } | undefined)
-      : undefined;
-  const text = err instanceof Error ? err.message : String(err);
-  return cause ? `${text}: ${cause.code ?? cause.message ?? String(cause)}` : text;
+  const e = coerceError(err);
+  return e.cause === undefined ? e.message : `${e.message}: ${coerceError(e.cause).message}`;
 }

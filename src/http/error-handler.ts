@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
 import { MAX_PARAM_LENGTH } from "./limits.ts";
-import { bodyTooLarge } from "./oversize-body.ts";
+import { BODY_TOO_LARGE_MESSAGE } from "./oversize-body.ts";
 import { noteRefusal } from "./request-log.ts";
 
 /** The JSON body of every error response. */
@@ -31,7 +31,7 @@ const fastifyErrors: Record<string, { code: ErrorCode; message: string }> = {
   },
   FST_ERR_CTP_BODY_TOO_LARGE: {
     code: ErrorCode.body_too_large,
-    message: bodyTooLarge().message,
+    message: BODY_TOO_LARGE_MESSAGE,
   },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     code: ErrorCode.unsupported_media_type,

@@ -10,13 +10,12 @@ import { BODY_LIMIT_TEXT } from "./limits.ts";
  */
 export const DRAIN_LIMIT = 16 * 1024 * 1024;
 
-/** The 413 for a body over the limit, declared or counted (fastify's own check uses the same text). */
+/** What a 413 says, whichever check refused the body (fastify's own answers with it too). */
+export const BODY_TOO_LARGE_MESSAGE = `body exceeds the ${BODY_LIMIT_TEXT} limit: send at most 1,000 events per request`;
+
+/** The 413 for a body over the limit, declared or counted. */
 export function bodyTooLarge(): ApiError {
-  return new ApiError(
-    413,
-    ErrorCode.body_too_large,
-    `body exceeds the ${BODY_LIMIT_TEXT} limit: send at most 1,000 events per request`,
-  );
+  return new ApiError(413, ErrorCode.body_too_large, BODY_TOO_LARGE_MESSAGE);
 }
 
 /**

@@ -36,11 +36,34 @@ async function readAnswer(socket: Socket, buffered: { data: Buffer }): Promise<R
   }
 }
 
-function request(key: string, body: string, declared = Buffer.byteLength(body)): string {
+/** A POST /v1/events request's head, framed by `framing` (a content-length or chunked). */
+function head(key: string, framing: string): string {
   return (
     "POST /v1/events HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n" +
-    `authorization: Bearer ${key}\r\ncontent-length: ${declared}\r\n\r\n${body}`
+    `authorization: Bearer ${key}\r\n${framing}\r\n\r\n`
   );
+}
+
+function request(key: string, body: string, declared = Buffer.byteLength(body)): string {
+  return head(key, `content-length: ${declared}`) + body;
+}
+
+/** One chunk of a chunked body. */
+function chunk(text: string): string {
+  return `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+}
+
+/** Runs `talk` on a new connection to `port` with its read buffer; the socket is closed after. */
+async function onSocket(
+  port: number,
+  talk: (socket: Socket, buffered: { data: Buffer }) => Promise<void>,
+): Promise<void> {
+  const socket = connect(port, "127.0.0.1");
+  try {
+    await talk(socket, { data: Buffer.alloc(0) });
+  } finally {
+    socket.destroy();
+  }
 }
 
 // Over a real socket: inject() has no connection to close, so it cannot show the difference.
@@ -54,10 +77,8 @@ describe.each(backends.slice(-1))("a body over the limit, over TCP (%s)", (kind)
   });
   afterAll(() => api?.close());
 
-  it("is answered 413 after the upload, on a connection that stays open", async () => {
-    const socket = connect(port, "127.0.0.1");
-    const buffered = { data: Buffer.alloc(0) };
-    try {
+  it("is answered 413 after the upload, on a connection that stays open", () =>
+    onSocket(port, async (socket, buffered) => {
       const huge = JSON.stringify({ events: [{ id: "huge", customer: "c".repeat(1_100_000) }] });
       socket.write(request(api.ingestKey, huge));
       const refused = await readAnswer(socket, buffered);
@@ -72,25 +93,17 @@ describe.each(backends.slice(-1))("a body over the limit, over TCP (%s)", (kind)
       const next = await readAnswer(socket, buffered);
       expect(next.status).toBe(400);
       expect(JSON.parse(next.body).error.field).toBe("events");
-    } finally {
-      socket.destroy();
-    }
-  });
+    }));
 
   it("sent chunked, is read to its end before the 413; a chunked body within the limit is parsed", async () => {
-    const socket = connect(port, "127.0.0.1");
-    const buffered = { data: Buffer.alloc(0) };
-    let early = false;
-    socket.on("data", () => {
-      early = true;
-    });
-    try {
-      const head =
-        "POST /v1/events HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n" +
-        `authorization: Bearer ${api.ingestKey}\r\ntransfer-encoding: chunked\r\n\r\n`;
-      const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+    const chunked = head(api.ingestKey, "transfer-encoding: chunked");
+    await onSocket(port, async (socket, buffered) => {
+      let early = false;
+      socket.on("data", () => {
+        early = true;
+      });
       const piece = "c".repeat(100_000);
-      socket.write(head + chunk(`{"events":[{"id":"huge","customer":"`));
+      socket.write(chunked + chunk(`{"events":[{"id":"huge","customer":"`));
       for (let i = 0; i < 11; i++) socket.write(chunk(piece));
       // Over the limit but not finished: fastify alone would have answered (and closed) by now.
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -100,38 +113,23 @@ describe.each(backends.slice(-1))("a body over the limit, over TCP (%s)", (kind)
       const refused = await readAnswer(socket, buffered);
       expect(refused.status).toBe(413);
       expect(JSON.parse(refused.body).error.code).toBe("body_too_large");
-    } finally {
-      socket.destroy();
-    }
+    });
 
-    const small = connect(port, "127.0.0.1");
-    try {
-      const body = JSON.stringify({ events: [] });
-      small.write(
-        "POST /v1/events HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n" +
-          `authorization: Bearer ${api.ingestKey}\r\ntransfer-encoding: chunked\r\n\r\n` +
-          `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
-      );
-      const parsed = await readAnswer(small, { data: Buffer.alloc(0) });
+    await onSocket(port, async (socket, buffered) => {
+      socket.write(`${chunked}${chunk(JSON.stringify({ events: [] }))}0\r\n\r\n`);
+      const parsed = await readAnswer(socket, buffered);
       expect(parsed.status).toBe(400);
       expect(JSON.parse(parsed.body).error.field).toBe("events");
-    } finally {
-      small.destroy();
-    }
+    });
   });
 
-  it("is refused at once, and the connection closed, when it declares more than the drain limit", async () => {
-    const socket = connect(port, "127.0.0.1");
-    const buffered = { data: Buffer.alloc(0) };
-    try {
+  it("is refused at once, and the connection closed, when it declares more than the drain limit", () =>
+    onSocket(port, async (socket, buffered) => {
       // Only the headers are sent: the answer must not wait for 16 MiB that never come.
       socket.write(request(api.ingestKey, "", DRAIN_LIMIT + 1));
       const refused = await readAnswer(socket, buffered);
       expect(refused.status).toBe(413);
       expect(JSON.parse(refused.body).error.code).toBe("body_too_large");
       expect(refused.headers.connection).toBe("close");
-    } finally {
-      socket.destroy();
-    }
-  });
+    }));
 });
