@@ -13,6 +13,8 @@ export type StoredVerdict =
   | { kind: "unknown"; figures: string }
   /** Stripe's totals could not be read: retry, and ask again on the next stored 5xx. */
   | { kind: "unreachable" }
+  /** Something of the pair was sent or settled during the reads: retry, and ask again. */
+  | { kind: "moved"; figures: string }
   /** Stripe has no such subscription item: nothing can be filed there (customer scope). */
   | { kind: "item_gone"; message: string };
 
@@ -28,7 +30,7 @@ export function judgeStored(f: {
   uncertain: number;
   uncertainValue: number;
   value: number;
-}): Exclude<StoredVerdict, { kind: "unreachable" | "item_gone" }> {
+}): Exclude<StoredVerdict, { kind: "unreachable" | "item_gone" | "moved" }> {
   const figures =
     `Stripe's total for the period is ${f.total}; Meterline reported ${f.reported} in it before ` +
     `this event (value ${f.value})` +
@@ -43,9 +45,16 @@ export function judgeStored(f: {
 }
 
 /**
- * Asks Stripe's totals about a stored 5xx. The caller keeps the (customer, meter) pair still
- * meanwhile (its delivery queue sends one request per pair at a time, across workers) and has
- * written its earlier settlements (`flush`), so Meterline's reported sum is complete.
+ * Asks Stripe's totals about a stored 5xx. Meterline's side is read BEFORE the total it is
+ * compared with: whatever is reported then was applied before Stripe's total is read, so the
+ * total holds all of it, and "not applied" (the verdict that resends under a new key) can never
+ * come from a neighbour settled between the two reads. Read the other way round, a neighbour
+ * reported in between (another worker, a rescue: one request per pair at a time is the rule, not
+ * a certainty across workers) lowered Stripe's share by its value, an applied record read as
+ * unapplied, and its resend counted it twice. Then Meterline's side is read again: if any event
+ * of the pair was sent or settled meanwhile, the total may hold a send the first read did not
+ * know of, so nothing is decided ("moved": retry, and ask again on the next stored 5xx).
+ * `flush` writes the caller's own earlier settlements first, so fewer of them read as uncertain.
  */
 export async function verifyStored(
   db: Db,
@@ -55,17 +64,35 @@ export async function verifyStored(
   const read = item.sink.periodTotal;
   if (!read) return { kind: "unreachable" };
   await flush();
+  // Which period holds the event: only Stripe knows. This read's total is not used.
   const period = await read(item.outbound);
   if (period === null) return { kind: "unreachable" };
   if ("missing" in period) return { kind: "item_gone", message: period.missing };
-  const mine = await periodUsage(db, {
+  const query = {
     customerKey: item.event.customerKey,
     eventName: item.event.eventName,
     start: period.start,
     end: period.end,
     excludeId: item.event.id,
-  });
-  return judgeStored({ total: period.total, ...mine, value: item.event.value });
+  };
+  const mine = await periodUsage(db, query);
+  const now = await read(item.outbound);
+  if (now === null) return { kind: "unreachable" };
+  if ("missing" in now) return { kind: "item_gone", message: now.missing };
+  if (
+    now.start.getTime() !== period.start.getTime() ||
+    now.end.getTime() !== period.end.getTime()
+  ) {
+    return { kind: "moved", figures: "the billing period changed while Stripe's totals were read" };
+  }
+  const after = await periodUsage(db, query);
+  if (after.moves !== mine.moves) {
+    return {
+      kind: "moved",
+      figures: `another event of this customer and meter was sent or settled while Stripe's totals were read (reported ${mine.reported} → ${after.reported}, uncertain ${mine.uncertain} → ${after.uncertain})`,
+    };
+  }
+  return judgeStored({ total: now.total, ...mine, value: item.event.value });
 }
 
 /** The outcome a stored 5xx turns into once verified. Pure. */
@@ -102,6 +129,13 @@ export function resolveStored(
         kind: "retry",
         ambiguous: true,
         rule: `${outcome.rule}; Stripe's totals unavailable`,
+        answer,
+      };
+    case "moved":
+      return {
+        kind: "retry",
+        ambiguous: true,
+        rule: `${outcome.rule}; not judged: ${v.figures}`,
         answer,
       };
     case "item_gone":

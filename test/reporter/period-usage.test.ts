@@ -1,3 +1,4 @@
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { usageEvents } from "../../src/db/schema/usage-events.ts";
@@ -69,12 +70,28 @@ for (const kind of backends) {
 
     it("sums the reported events, and counts every sent, unsettled event as uncertain (a null status too)", async () => {
       const usage = await periodUsage(database.db, query("verified"));
-      expect(usage).toEqual({ reported: 5, uncertain: 3, uncertainValue: 7 + 11 + 13 });
+      expect(usage).toMatchObject({ reported: 5, uncertain: 3, uncertainValue: 7 + 11 + 13 });
     });
 
     it("leaves out the event being verified", async () => {
       const usage = await periodUsage(database.db, query("in-flight"));
-      expect(usage).toEqual({ reported: 5, uncertain: 3, uncertainValue: 100 + 7 + 13 });
+      expect(usage).toMatchObject({ reported: 5, uncertain: 3, uncertainValue: 100 + 7 + 13 });
+    });
+
+    it("its digest moves when an event of the pair is sent or settled, not when one is only ingested", async () => {
+      const { db } = database;
+      const digest = async () => (await periodUsage(db, query("verified"))).moves;
+      const before = await digest();
+      await db.insert(usageEvents).values(event("ingested", 1, {}));
+      expect(await digest()).toBe(before);
+      await db.update(usageEvents).set({ firstSentAt: SENT }).where(eq(usageEvents.id, "ingested"));
+      const sent = await digest();
+      expect(sent).not.toBe(before);
+      await db
+        .update(usageEvents)
+        .set({ status: "reported" })
+        .where(eq(usageEvents.id, "ingested"));
+      expect(await digest()).not.toBe(sent);
     });
   });
 }
