@@ -58,7 +58,8 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
   // Past the shutdown budget: the lease expires and another worker resends (identifier).
   if (ctx.abandoned()) return null;
   // A 5xx stored under an idempotency key is judged by Stripe's totals, with the pair still in
-  // flight (so nothing else of it moves meanwhile).
+  // flight (so this worker sends nothing else of it meanwhile; another worker's moves are
+  // caught by verifyStored's second look).
   const outcome = judge.classify(live, result);
   const [only] = live;
   const stored =

@@ -173,4 +173,18 @@ describe("decide", () => {
       }),
     );
   });
+
+  it("a usage record 5xx that Stripe's totals could not explain → failed usage_record_unverified, with the figures for a person", () => {
+    const answer = classify(http(500, null, "stored")).answer;
+    const outcome = {
+      kind: "unverified",
+      rule: "r",
+      answer,
+      figures: "Stripe's total is 9",
+    } as const;
+    const sent = { attempts: 1, firstAmbiguousAt: NOW, firstSentAt: NOW };
+    const d = decide(sent, outcome, NOW, settings, half);
+    expect(d).toMatchObject({ status: "failed", counted: true, code: "usage_record_unverified" });
+    expect(d.status === "failed" && d.message).toContain("Stripe's total is 9");
+  });
 });
