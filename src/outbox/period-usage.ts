@@ -14,6 +14,8 @@ export interface PeriodUsage {
   uncertain: number;
   /** The sum of their values. */
   uncertainValue: number;
+  /** Their values, one each, the largest first (reporter/verify-stored.ts weighs their subsets). */
+  uncertainValues: number[];
   /**
    * A digest of every event of the period that Stripe may hold (sent at least once, or
    * reported): its id, status and last answer. Two reads with the same digest saw nothing of
@@ -35,6 +37,7 @@ export async function periodUsage(
     reported: number;
     uncertain: number;
     uncertain_value: number;
+    uncertain_values: Array<number | string> | null;
     moves: string;
   }>(
     db,
@@ -59,6 +62,8 @@ export async function periodUsage(
     select coalesce(sum(e.value) filter (where e.status = 'reported'), 0)::float8 as reported,
            (count(*) filter (where e.uncertain))::int as uncertain,
            coalesce(sum(e.value) filter (where e.uncertain), 0)::float8 as uncertain_value,
+           array_agg(e.value::float8 order by e.value desc) filter (where e.uncertain)
+             as uncertain_values,
            -- An event ingested meanwhile but never sent changes nothing Stripe holds: left out,
            -- so a busy producer does not make every verification look disturbed.
            md5(coalesce(string_agg(e.id || ':' || e.status || ':' ||
@@ -70,6 +75,7 @@ export async function periodUsage(
     reported: Number(row?.reported ?? 0),
     uncertain: Number(row?.uncertain ?? 0),
     uncertainValue: Number(row?.uncertain_value ?? 0),
+    uncertainValues: (row?.uncertain_values ?? []).map(Number),
     moves: row?.moves ?? "",
   };
 }

@@ -18,29 +18,59 @@ export type StoredVerdict =
   /** Stripe has no such subscription item: nothing can be filed there (customer scope). */
   | { kind: "item_gone"; message: string };
 
+/** Most uncertain neighbours whose subsets are weighed; with more, only the sure rules decide. */
+export const MAX_WEIGHED = 24;
+
+/** Most distinct partial sums kept while weighing (bounds the work on large, varied values). */
+const MAX_SUMS = 65_536;
+
 /**
- * Decides from the figures alone. Pure. Values are ≥ 0, so with d = Stripe's total − Meterline's
- * reported sum: d < value means this record is not in Stripe's total (not applied); d = value +
- * every uncertain neighbour's value means all of them are (applied); with no uncertain neighbour,
- * d = value means applied. Anything else cannot single this event out.
+ * Every sum up to `limit` that some subset of `values` adds up to (the empty one: 0), or null
+ * when there are more than MAX_SUMS of them. Pure.
+ */
+export function subsetSums(values: readonly number[], limit: number): Set<number> | null {
+  let sums = new Set([0]);
+  for (const v of values) {
+    const next = new Set(sums);
+    for (const s of sums) if (s + v <= limit) next.add(s + v);
+    if (next.size > MAX_SUMS) return null;
+    sums = next;
+  }
+  return sums;
+}
+
+/**
+ * Decides from the figures alone. Pure. Stripe's total holds everything reported (read before
+ * it), this record or not, some of the uncertain neighbours (each whole or not at all), and
+ * nothing else. So with d = Stripe's total − Meterline's reported sum:
+ * - d < value: this record is not in the total (not applied). It is the only way to "not
+ *   applied", the verdict that resends under a new key: usage someone else filed on the item
+ *   only raises d, so it can never make an applied record look unapplied.
+ * - some subset of the uncertain neighbours makes up d − value and none makes up d: only with
+ *   this record can the total be explained (applied). With no uncertain neighbour that is
+ *   d = value; with all of them applied, d = value + their sum.
+ * Anything else cannot single this event out.
  */
 export function judgeStored(f: {
   total: number;
   reported: number;
-  uncertain: number;
-  uncertainValue: number;
+  uncertainValues: readonly number[];
   value: number;
 }): Exclude<StoredVerdict, { kind: "unreachable" | "item_gone" | "moved" }> {
+  const uncertain = f.uncertainValues.length;
+  const worth = f.uncertainValues.reduce((a, b) => a + b, 0);
   const figures =
     `Stripe's total for the period is ${f.total}; Meterline reported ${f.reported} in it before ` +
     `this event (value ${f.value})` +
-    (f.uncertain > 0
-      ? `, and ${f.uncertain} other sent event(s) of the period, worth ${f.uncertainValue}, are not known to be applied or not`
+    (uncertain > 0
+      ? `, and ${uncertain} other sent event(s) of the period, worth ${worth} (${f.uncertainValues.slice(0, 10).join(", ")}${uncertain > 10 ? ", …" : ""}), are not known to be applied or not`
       : "");
   const d = f.total - f.reported;
   // A value of 0 changes no total: there is nothing to tell apart, and nothing to double count.
-  if (f.value === 0 || d === f.value + f.uncertainValue) return { kind: "applied", figures };
+  if (f.value === 0 || d === f.value + worth) return { kind: "applied", figures };
   if (d < f.value) return { kind: "not_applied", figures };
+  const sums = uncertain <= MAX_WEIGHED ? subsetSums(f.uncertainValues, d) : null;
+  if (sums?.has(d - f.value) && !sums.has(d)) return { kind: "applied", figures };
   return { kind: "unknown", figures };
 }
 
@@ -92,7 +122,12 @@ export async function verifyStored(
       figures: `another event of this customer and meter was sent or settled while Stripe's totals were read (reported ${mine.reported} → ${after.reported}, uncertain ${mine.uncertain} → ${after.uncertain})`,
     };
   }
-  return judgeStored({ total: now.total, ...mine, value: item.event.value });
+  return judgeStored({
+    total: now.total,
+    reported: mine.reported,
+    uncertainValues: mine.uncertainValues,
+    value: item.event.value,
+  });
 }
 
 /** The outcome a stored 5xx turns into once verified. Pure. */

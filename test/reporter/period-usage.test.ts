@@ -70,12 +70,22 @@ for (const kind of backends) {
 
     it("sums the reported events, and counts every sent, unsettled event as uncertain (a null status too)", async () => {
       const usage = await periodUsage(database.db, query("verified"));
-      expect(usage).toMatchObject({ reported: 5, uncertain: 3, uncertainValue: 7 + 11 + 13 });
+      expect(usage).toMatchObject({
+        reported: 5,
+        uncertain: 3,
+        uncertainValue: 7 + 11 + 13,
+        uncertainValues: [13, 11, 7],
+      });
     });
 
     it("leaves out the event being verified", async () => {
       const usage = await periodUsage(database.db, query("in-flight"));
-      expect(usage).toMatchObject({ reported: 5, uncertain: 3, uncertainValue: 100 + 7 + 13 });
+      expect(usage).toMatchObject({
+        reported: 5,
+        uncertain: 3,
+        uncertainValue: 100 + 7 + 13,
+        uncertainValues: [100, 13, 7],
+      });
     });
 
     it("its digest moves when an event of the pair is sent or settled, not when one is only ingested", async () => {
