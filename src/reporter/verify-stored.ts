@@ -79,9 +79,9 @@ export function judgeStored(f: {
  * compared with: whatever is reported then was applied before Stripe's total is read, so the
  * total holds all of it, and "not applied" (the verdict that resends under a new key) can never
  * come from a neighbour settled between the two reads. Read the other way round, a neighbour
- * reported in between (another worker, a rescue: one request per pair at a time is the rule, not
- * a certainty across workers) lowered Stripe's share by its value, an applied record read as
- * unapplied, and its resend counted it twice. Then Meterline's side is read again: if any event
+ * reported in between by another worker (one request per pair at a time is the rule, not a
+ * certainty across workers: this one may have been frozen past its lease) lowered Stripe's
+ * share by its value, an applied record read as unapplied, and its resend counted it twice. Then Meterline's side is read again: if any event
  * of the pair was sent or settled meanwhile, the total may hold a send the first read did not
  * know of, so nothing is decided ("moved": retry, and ask again on the next stored 5xx).
  * `flush` writes the caller's own earlier settlements first, so fewer of them read as uncertain.

@@ -21,8 +21,9 @@ type PeriodRead = Awaited<ReturnType<NonNullable<UsageSink["periodTotal"]>>>;
 /**
  * A usage record's stored 5xx is judged by comparing Stripe's period total with what Meterline
  * knows of the pair. One request per pair at a time is the rule, but across workers (a rescue,
- * two claims in the same instant) a neighbour of the same pair can be sent or settled while the
- * totals are read. These tests put that neighbour exactly there: between the reads.
+ * a worker frozen past its lease, two claims in the same instant) a neighbour of the same pair
+ * can be sent or settled while the totals are read. These tests put that neighbour exactly
+ * there: between the reads.
  */
 describe.each(backends)(
   "verifying a stored usage-record 5xx while a neighbour moves, on %s",
