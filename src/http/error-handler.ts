@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
 import { MAX_PARAM_LENGTH } from "./limits.ts";
-import { BODY_TOO_LARGE_MESSAGE } from "./oversize-body.ts";
+import { BODY_TOO_LARGE_MESSAGE, undrainable } from "./oversize-body.ts";
 import { noteRefusal } from "./request-log.ts";
 
 /** The JSON body of every error response. */
@@ -138,6 +138,7 @@ export function handleError(
   // A client's mistake is the client's to log: here it is only its request line's code, at debug.
   else noteRefusal(request, api.code);
   if (api.status === 503) reply.header("retry-after", "1");
+  if (undrainable(request)) reply.header("connection", "close");
   return reply.status(api.status).send(errorBody(api));
 }
 

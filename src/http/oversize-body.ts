@@ -1,5 +1,5 @@
 import { Transform } from "node:stream";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ErrorCode } from "../lib/error-codes.ts";
 import { ApiError } from "../lib/errors.ts";
 import { BODY_LIMIT_TEXT } from "./limits.ts";
@@ -28,23 +28,30 @@ export function bodyTooLarge(): ApiError {
  * (countedBody), and the 413 goes out once it has ended.
  */
 export function installOversizeDrain(app: FastifyInstance): void {
-  app.addHook("preParsing", async (request, reply, payload) => {
+  app.addHook("preParsing", async (request, _reply, payload) => {
     const limit = request.routeOptions.bodyLimit;
     if (request.headers["content-length"] === undefined) {
       return request.headers["transfer-encoding"] ? payload.pipe(countedBody(limit)) : payload;
     }
     const declared = Number(request.headers["content-length"]);
     if (!(declared > limit)) return payload;
-    if (declared > DRAIN_LIMIT) {
-      // Unread bytes would otherwise be read by Node to keep the connection: close it instead.
-      reply.header("connection", "close");
-      throw bodyTooLarge();
-    }
+    // Past the drain limit the answer closes the connection (handleError: undrainable).
+    if (declared > DRAIN_LIMIT) throw bodyTooLarge();
     for await (const _chunk of payload) {
       // Discarded: only reaching the end matters.
     }
     throw bodyTooLarge();
   });
+}
+
+/**
+ * True when an answer must close its connection: the request declares a body larger than
+ * DRAIN_LIMIT that was never read (refused before it, by its size, a missing key or an unknown
+ * route). Node reads an unread body to its end to keep the connection open; this one it would
+ * read for as long as the client sends, so the connection goes instead.
+ */
+export function undrainable(request: FastifyRequest): boolean {
+  return Number(request.headers["content-length"]) > DRAIN_LIMIT;
 }
 
 /**

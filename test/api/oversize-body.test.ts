@@ -132,4 +132,22 @@ describe.each(backends.slice(-1))("a body over the limit, over TCP (%s)", (kind)
       expect(JSON.parse(refused.body).error.code).toBe("body_too_large");
       expect(refused.headers.connection).toBe("close");
     }));
+
+  it("refused before its body is read (a wrong key), one declaring more than the drain limit closes its connection; a small one keeps it", () =>
+    onSocket(port, async (socket, buffered) => {
+      // Node would otherwise read an unread body to its end, however long the caller sends.
+      socket.write(request("sk_wrong", "", DRAIN_LIMIT + 1));
+      const refused = await readAnswer(socket, buffered);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.connection).toBe("close");
+    }).then(() =>
+      onSocket(port, async (socket, buffered) => {
+        socket.write(request("sk_wrong", JSON.stringify({ events: [] })));
+        const refused = await readAnswer(socket, buffered);
+        expect(refused.status).toBe(401);
+        expect(refused.headers.connection).not.toBe("close");
+        socket.write(request(api.ingestKey, JSON.stringify({ events: [] })));
+        expect((await readAnswer(socket, buffered)).status).toBe(400);
+      }),
+    ));
 });
