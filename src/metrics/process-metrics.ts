@@ -9,6 +9,7 @@ import {
   type WorkerGauges,
 } from "../reporter/reporter-metrics.ts";
 import type { SendResult } from "../reporter/sinks/port.ts";
+import type { StoredVerdict } from "../reporter/verify-stored.ts";
 
 /** The Stripe endpoint each delivery mode calls: the label users find in Stripe's docs. */
 export const ENDPOINT_BY_MODE: Record<DeliveryMode, string> = {
@@ -49,6 +50,12 @@ export class ProcessMetrics {
     name: "meterline_event_outcomes_total",
     help: "Event outcomes this worker wrote: reported, failed (a dead letter, by code) or pending again (by wait reason), by delivery mode (none: decided before any sink).",
     labelNames: ["mode", "status", "code", "wait_reason"] as const,
+    registers: [this.registry],
+  });
+  private readonly checks = new Counter({
+    name: "meterline_usage_record_checks_total",
+    help: "Usage-record 5xx stored under an idempotency key, checked against Stripe's totals, by verdict: applied (reported), not_applied (resent under a new key), unknown (dead-lettered as usage_record_unverified), moved (the pair moved during the check: retried), unreachable (totals unreadable: retried), item_gone.",
+    labelNames: ["verdict"] as const,
     registers: [this.registry],
   });
   private readonly ingestSeconds = new Histogram({
@@ -124,6 +131,9 @@ export class ProcessMetrics {
         this.outcomeChildren.set(key, child);
       }
       child.inc();
+    },
+    verified: (verdict: StoredVerdict["kind"]) => {
+      this.checks.inc({ verdict });
     },
     watch: (state: WorkerGauges) => {
       this.workers.push(state);

@@ -1,6 +1,7 @@
 import type { DeliveryMode } from "../db/schema/meters.ts";
 import type { SettleRow } from "../outbox/settle.ts";
 import type { SendResult } from "./sinks/port.ts";
+import type { StoredVerdict } from "./verify-stored.ts";
 
 /**
  * What a request to Stripe came back as, for metrics: few values, so that a label never grows
@@ -35,6 +36,8 @@ export interface ReporterMetrics {
    * reached a sink (a pre-flight decision without one).
    */
   outcome(mode: DeliveryMode | null, row: SettleRow): void;
+  /** One usage record's stored 5xx checked against Stripe's totals, and what the check found. */
+  verified(verdict: StoredVerdict["kind"]): void;
   /** Where the live gauges read from: requests in flight and events held, now. */
   watch(state: WorkerGauges): void;
 }
@@ -49,5 +52,6 @@ export interface WorkerGauges {
 export const noReporterMetrics: ReporterMetrics = {
   request() {},
   outcome() {},
+  verified() {},
   watch() {},
 };

@@ -66,6 +66,7 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
     only && live.length === 1 && outcome.kind === "verify"
       ? await verifyStored(ctx.db, only, () => buffer.flush())
       : undefined;
+  if (stored) ctx.metrics.verified(stored.kind);
   if (stored && only) {
     // An inferred billing decision: keep the figures it was made from.
     ctx.logger.info(

@@ -9,6 +9,7 @@ import type { DeliveryMode } from "../../src/db/schema/meters.ts";
 import { meters } from "../../src/db/schema/meters.ts";
 import { type RunningEmulator, startEmulator } from "../../src/emulator/index.ts";
 import type { ReporterLogger } from "../../src/reporter/logger.ts";
+import type { ReporterMetrics } from "../../src/reporter/reporter-metrics.ts";
 import { fromMeterEvents } from "../../src/reporter/sinks/meter-events.ts";
 import { fromMeterStream } from "../../src/reporter/sinks/meter-stream.ts";
 import type { UsageSink } from "../../src/reporter/sinks/port.ts";
@@ -98,13 +99,20 @@ export function reporterAllModes(
   stripe: Stripe,
   settings: Config["worker"],
   logger: ReporterLogger = memoryLogger(),
+  metrics?: ReporterMetrics,
 ): Reporter {
   const sinks: Record<DeliveryMode, UsageSink> = {
     meter_events: fromMeterEvents(stripe),
     meter_stream: fromMeterStream(stripe),
     usage_records: fromUsageRecords(stripe),
   };
-  return startReporter({ db, settings, sinkFor: (mode) => sinks[mode], logger });
+  return startReporter({
+    db,
+    settings,
+    sinkFor: (mode) => sinks[mode],
+    logger,
+    ...(metrics ? { metrics } : {}),
+  });
 }
 
 /** Creates a meter in the emulator (through the SDK) and declares it in Meterline. */

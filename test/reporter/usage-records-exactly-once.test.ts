@@ -7,9 +7,11 @@ import { customers } from "../../src/db/schema/customers.ts";
 import { meters } from "../../src/db/schema/meters.ts";
 import { subscriptionItems } from "../../src/db/schema/subscription-items.ts";
 import { type RunningEmulator, startEmulator } from "../../src/emulator/index.ts";
+import { ProcessMetrics } from "../../src/metrics/process-metrics.ts";
 import { createStripeClient } from "../../src/reporter/stripe-client.ts";
 import { backends, freshDatabase } from "../support/db.ts";
-import { KEY, pendingCount, reporterAllModes, testSettings } from "./harness.ts";
+import { samples } from "../support/prom-text.ts";
+import { KEY, memoryLogger, pendingCount, reporterAllModes, testSettings } from "./harness.ts";
 import { insertEvents, waitFor } from "./seed.ts";
 import { subscribedItem } from "./subscriptions.ts";
 
@@ -63,10 +65,13 @@ describe.each(backends)("usage records exactly once, on %s", (kind) => {
     await insertEvents(db, [
       { id: "ur-lost", customerKey: lost.key, eventName: EVENT, value: 5, occurredAt },
     ]);
+    const metrics = new ProcessMetrics();
     const r = reporterAllModes(
       db,
       stripe,
       testSettings({ id: "ur", backoffBaseMs: 300, backoffMaxMs: 600 }),
+      memoryLogger(),
+      metrics.reporter,
     );
     try {
       await waitFor("the first 500", async () => (await attempts(database, "ur-lost")) >= 1);
@@ -94,6 +99,12 @@ describe.each(backends)("usage records exactly once, on %s", (kind) => {
     // Counted exactly once each: the lost one by its resend, the applied one by its first send.
     expect(records(lost.item).map((x) => x.quantity)).toEqual([5]);
     expect(records(applied.item).map((x) => x.quantity)).toEqual([7]);
+    // What the person on call sees: each check by its verdict (the lost one's resend may meet
+    // the fault again before it is cleared, and be checked again).
+    const s = samples(await metrics.registry.metrics());
+    expect(s.get('meterline_usage_record_checks_total{verdict="applied"}')).toBe(1);
+    expect(s.get('meterline_usage_record_checks_total{verdict="not_applied"}')).toBeGreaterThan(0);
+    expect(s.get('meterline_usage_record_checks_total{verdict="unknown"}')).toBeUndefined();
   });
 
   it("gone subscription items trip a permanent halt no longer: six customers with gone items among fifty healthy ones are dead-lettered (customer scope), the rest flow", async () => {
