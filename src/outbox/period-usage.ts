@@ -35,8 +35,6 @@ export async function periodUsage(
 ): Promise<PeriodUsage> {
   const [row] = await rows<{
     reported: number;
-    uncertain: number;
-    uncertain_value: number;
     uncertain_values: Array<number | string> | null;
     moves: string;
   }>(
@@ -60,8 +58,6 @@ export async function periodUsage(
          and e.id <> ${q.excludeId}
     )
     select coalesce(sum(e.value) filter (where e.status = 'reported'), 0)::float8 as reported,
-           (count(*) filter (where e.uncertain))::int as uncertain,
-           coalesce(sum(e.value) filter (where e.uncertain), 0)::float8 as uncertain_value,
            array_agg(e.value::float8 order by e.value desc) filter (where e.uncertain)
              as uncertain_values,
            -- An event ingested meanwhile but never sent changes nothing Stripe holds: left out,
@@ -71,11 +67,12 @@ export async function periodUsage(
                filter (where e.first_sent_at is not null or e.status = 'reported'), '')) as moves
       from e`,
   );
+  const uncertainValues = (row?.uncertain_values ?? []).map(Number);
   return {
     reported: Number(row?.reported ?? 0),
-    uncertain: Number(row?.uncertain ?? 0),
-    uncertainValue: Number(row?.uncertain_value ?? 0),
-    uncertainValues: (row?.uncertain_values ?? []).map(Number),
+    uncertain: uncertainValues.length,
+    uncertainValue: uncertainValues.reduce((a, b) => a + b, 0),
+    uncertainValues,
     moves: row?.moves ?? "",
   };
 }

@@ -66,8 +66,8 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
     only && live.length === 1 && outcome.kind === "verify"
       ? await verifyStored(ctx.db, only, () => buffer.flush())
       : undefined;
-  if (stored) ctx.metrics.verified(stored.kind);
   if (stored && only) {
+    ctx.metrics.verified(stored.kind);
     // An inferred billing decision: keep the figures it was made from.
     ctx.logger.info(
       {

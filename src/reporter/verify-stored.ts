@@ -2,6 +2,7 @@ import type { Db } from "../db/connect.ts";
 import { periodUsage } from "../outbox/period-usage.ts";
 import type { SendItem } from "./admit.ts";
 import type { Outcome } from "./classify.ts";
+import type { PeriodTotal } from "./sinks/port.ts";
 
 /** What Stripe's totals say about a usage record whose 5xx was stored under its key. */
 export type StoredVerdict =
@@ -81,9 +82,10 @@ export function judgeStored(f: {
  * come from a neighbour settled between the two reads. Read the other way round, a neighbour
  * reported in between by another worker (one request per pair at a time is the rule, not a
  * certainty across workers: this one may have been frozen past its lease) lowered Stripe's
- * share by its value, an applied record read as unapplied, and its resend counted it twice. Then Meterline's side is read again: if any event
- * of the pair was sent or settled meanwhile, the total may hold a send the first read did not
- * know of, so nothing is decided ("moved": retry, and ask again on the next stored 5xx).
+ * share by its value, an applied record read as unapplied, and its resend counted it twice.
+ * Then Meterline's side is read again: if any event of the pair was sent or settled meanwhile,
+ * the total may hold a send the first read did not know of, so nothing is decided ("moved":
+ * retry, and ask again on the next stored 5xx).
  * `flush` writes the caller's own earlier settlements first, so fewer of them read as uncertain.
  */
 export async function verifyStored(
@@ -91,13 +93,11 @@ export async function verifyStored(
   item: SendItem,
   flush: () => Promise<void>,
 ): Promise<StoredVerdict> {
-  const read = item.sink.periodTotal;
-  if (!read) return { kind: "unreachable" };
+  if (!item.sink.periodTotal) return { kind: "unreachable" };
   await flush();
   // Which period holds the event: only Stripe knows. This read's total is not used.
-  const period = await read(item.outbound);
-  if (period === null) return { kind: "unreachable" };
-  if ("missing" in period) return { kind: "item_gone", message: period.missing };
+  const period = await readTotal(item);
+  if ("kind" in period) return period;
   const query = {
     customerKey: item.event.customerKey,
     eventName: item.event.eventName,
@@ -106,9 +106,8 @@ export async function verifyStored(
     excludeId: item.event.id,
   };
   const mine = await periodUsage(db, query);
-  const now = await read(item.outbound);
-  if (now === null) return { kind: "unreachable" };
-  if ("missing" in now) return { kind: "item_gone", message: now.missing };
+  const now = await readTotal(item);
+  if ("kind" in now) return now;
   if (
     now.start.getTime() !== period.start.getTime() ||
     now.end.getTime() !== period.end.getTime()
@@ -128,6 +127,16 @@ export async function verifyStored(
     uncertainValues: mine.uncertainValues,
     value: item.event.value,
   });
+}
+
+/** One read of Stripe's total for the event's period, or the verdict a failed read ends in. */
+async function readTotal(
+  item: SendItem,
+): Promise<PeriodTotal | Extract<StoredVerdict, { kind: "unreachable" | "item_gone" }>> {
+  const period = (await item.sink.periodTotal?.(item.outbound)) ?? null;
+  if (period === null) return { kind: "unreachable" };
+  if ("missing" in period) return { kind: "item_gone", message: period.missing };
+  return period;
 }
 
 /** The outcome a stored 5xx turns into once verified. Pure. */
