@@ -20,6 +20,20 @@ export function haltReason(scope: string, outcome: Extract<Outcome, { kind: "hal
   return `${outcome.rule}: Stripe answered ${describeAnswer(outcome.answer)}. Nothing is failed or counted meanwhile; ${fix}, then reporting resumes by itself.`;
 }
 
+/**
+ * Whether a probe's answer shows the circuit's cause gone. A transient answer (a 5xx, a 429, a
+ * stored 5xx) shows nothing: Stripe may give it before it reads the key or the event, so the
+ * circuit stays open for the next probe; closed on one, every worker would send into the same
+ * cause again, and a systemic one would take back its dead letters once more. An account
+ * circuit closes on any answer that read the key (delivered, or about the event or its meter);
+ * a systemic one only on a delivery: a rejection with another code does not show this one's
+ * cause gone.
+ */
+export function probeClears(scope: string, outcome: Outcome): boolean {
+  if (outcome.kind === "delivered") return true;
+  return scope === "account" && (outcome.kind === "rejected" || outcome.kind === "parked");
+}
+
 /** The wait reason of events given back while a circuit is open. */
 export function haltWait(halt: Halt | null): WaitReason | undefined {
   if (!halt) return undefined;
@@ -79,7 +93,7 @@ export async function probeTurn(ctx: ProbeContext): Promise<boolean> {
   }
   if (gate.halted?.scope !== "account" || !ctx.probeAccount || ctx.stopping()) return false;
   const outcome = classify(await ctx.probeAccount());
-  if (outcome.kind === "halt") return false;
+  if (!probeClears("account", outcome)) return false;
   await gate.close(`account probe: ${outcome.rule}`);
   return true;
 }

@@ -1,7 +1,7 @@
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connect.ts";
 import type { WaitReason } from "../outbox/reasons.ts";
-import { haltReason, haltWait, takeBackSystemic } from "./circuit-actions.ts";
+import { haltReason, haltWait, probeClears, takeBackSystemic } from "./circuit-actions.ts";
 import type { CircuitGate } from "./circuit-gate.ts";
 import type { Outcome } from "./classify.ts";
 import type { Verdict } from "./judge.ts";
@@ -31,7 +31,7 @@ export interface ReactorDeps {
 /**
  * What one request's verdict means for the whole worker, beyond its events: open a circuit for
  * every worker (a 401, a systemic rejection, which also takes back its window's dead letters),
- * close one after a probe went through, or slow down after a 429. One reaction per request: a
+ * close one after a probe's answer showed its cause gone, or slow down after a 429. One reaction per request: a
  * throttled batch of 100 is one throttle, not a hundred.
  */
 export class CircuitReactor {
@@ -45,7 +45,7 @@ export class CircuitReactor {
       await this.enterHalt(verdict.haltScope ?? "account", outcome, verdict.systemicCode);
       return;
     }
-    if (probe && gate.halted) {
+    if (probe && gate.halted && probeClears(gate.halted.scope, outcome)) {
       await gate.close(outcome.rule);
       this.d.resumed();
     }

@@ -23,6 +23,19 @@ export interface Verdict {
   systemicCode: string | null;
 }
 
+/** What the worker learnt around one request, beyond Stripe's answer. */
+export interface RequestFacts {
+  /** The circuit this worker obeys, if any. */
+  haltedScope: string | null;
+  /** A stored 5xx, judged by Stripe's totals (verify-stored.ts). */
+  stored?: StoredVerdict | undefined;
+  /**
+   * A rejection of events that waited behind a systemic circuit: Stripe delivered other
+   * customers' events since they last met the code (outbox/systemic-evidence.ts).
+   */
+  deliveredSinceMet?: boolean;
+}
+
 /**
  * The reporter's memory across events, between classify() and decide(): the systemic
  * detector, the gone customers, and whether Stripe looks down. The worker does the I/O.
@@ -88,13 +101,8 @@ export class Judge {
    * many customers is classified, judged systemic or not, and reacted to once), then one
    * settlement per event from it. Remembers gone customers, deliveries and outages.
    */
-  request(
-    items: SendItem[],
-    classified: Outcome,
-    now: Date,
-    haltedScope: string | null,
-    stored?: StoredVerdict,
-  ): Verdict {
+  request(items: SendItem[], classified: Outcome, now: Date, facts: RequestFacts): Verdict {
+    const { haltedScope, stored } = facts;
     let outcome = classified;
     // A 5xx stored under an idempotency key: what Stripe's totals said decides it.
     if (outcome.kind === "verify" && stored) outcome = resolveStored(outcome, stored);
@@ -105,8 +113,12 @@ export class Judge {
       const code = rejectionCode(outcome);
       const scope = `systemic:${code}`;
       // While halted for this code, a probe that meets it again keeps the halt: judging it
-      // alone would dead-letter it as poison once the window has passed.
-      const judged = this.systemic.judge(outcome, customers, now);
+      // alone would dead-letter it as poison once the window has passed. Out of the halt,
+      // events that met the code before, with other customers delivered since, are their own
+      // (request.ts): the detector's memory of this process may not reach back that far (a
+      // restart, or a process that drew only them), and it would halt again on them alone.
+      const own = haltedScope !== scope && facts.deliveredSinceMet === true;
+      const judged = own ? "poison" : this.systemic.judge(outcome, customers, now);
       if (haltedScope === scope || judged === "systemic") {
         if (haltedScope !== scope) systemicCode = code;
         haltScope = scope;

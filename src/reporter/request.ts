@@ -1,13 +1,16 @@
 import type { Db } from "../db/connect.ts";
 import { coerceError } from "../lib/errors.ts";
+import { deliveredSinceMet } from "../outbox/systemic-evidence.ts";
 import type { SendItem } from "./admit.ts";
 import { sendThrough } from "./batch-send.ts";
+import type { Outcome } from "./classify.ts";
 import type { HeldLeases } from "./held-leases.ts";
 import type { Judge, Verdict } from "./judge.ts";
 import type { ReporterLogger } from "./logger.ts";
 import type { ReporterMetrics } from "./reporter-metrics.ts";
 import type { SentMarker } from "./sent-marker.ts";
 import type { SettleBuffer } from "./settle-buffer.ts";
+import { rejectionCode } from "./systemic-detector.ts";
 import { verifyStored } from "./verify-stored.ts";
 
 /** What one request needs from its worker. */
@@ -78,8 +81,14 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
       "usage record verified against Stripe's totals",
     );
   }
+  const haltedScope = ctx.haltedScope();
+  const deliveredSinceMet = await metBefore(ctx, live, outcome, haltedScope);
   if (ctx.abandoned()) return null;
-  const verdict = judge.request(live, outcome, ctx.now(), ctx.haltedScope(), stored);
+  const verdict = judge.request(live, outcome, ctx.now(), {
+    haltedScope,
+    stored,
+    deliveredSinceMet,
+  });
   live.forEach((item, i) => {
     const settlement = verdict.settlements[i];
     if (!settlement) return;
@@ -118,4 +127,33 @@ async function markFirstSend(ctx: RequestContext, items: SendItem[]): Promise<Se
     else ctx.held.forget(item.event);
     return at !== undefined;
   });
+}
+
+/**
+ * Events that waited behind a systemic circuit (taken back, or held by it) and are rejected
+ * again, out of it: whether Stripe delivered other customers' events since they last met the
+ * code (outbox/systemic-evidence.ts), for the judge to weigh. Asked only then: a first
+ * rejection has no history, and a rejection while the circuit holds keeps it. When the read
+ * fails, false: the detector judges as it would have.
+ */
+async function metBefore(
+  ctx: RequestContext,
+  items: SendItem[],
+  outcome: Outcome,
+  haltedScope: string | null,
+): Promise<boolean> {
+  if (outcome.kind !== "rejected") return false;
+  const code = rejectionCode(outcome);
+  if (haltedScope === `systemic:${code}`) return false;
+  if (!items.every((i) => i.event.waitReason === "systemic_halt")) return false;
+  try {
+    return await deliveredSinceMet(ctx.db, {
+      ids: items.map((i) => i.event.id),
+      code,
+      customerKeys: [...new Set(items.map((i) => i.event.customerKey))],
+    });
+  } catch (err) {
+    ctx.logger.error({ err: coerceError(err), code }, "could not read the rejection's history");
+    return false;
+  }
 }
