@@ -45,13 +45,19 @@ export function installOversizeDrain(app: FastifyInstance): void {
 }
 
 /**
- * True when an answer must close its connection: the request declares a body larger than
- * DRAIN_LIMIT that was never read (refused before it, by its size, a missing key or an unknown
- * route). Node reads an unread body to its end to keep the connection open; this one it would
- * read for as long as the client sends, so the connection goes instead.
+ * True when an answer must close its connection: the request's body has not all arrived, and
+ * nothing bounds what is left of it: it declares more than DRAIN_LIMIT, or it is chunked and
+ * declares nothing (refused before it was read, by its size, a missing key or an unknown route).
+ * Node reads an unread body to its end to keep the connection open; this one it would read for
+ * as long as the client sends, so the connection goes instead. A body read to its end (an
+ * answer about its content) or a small declared one keeps the connection.
  */
 export function undrainable(request: FastifyRequest): boolean {
-  return Number(request.headers["content-length"]) > DRAIN_LIMIT;
+  if (request.raw.complete) return false;
+  const declared = request.headers["content-length"];
+  return declared === undefined
+    ? request.headers["transfer-encoding"] !== undefined
+    : Number(declared) > DRAIN_LIMIT;
 }
 
 /**

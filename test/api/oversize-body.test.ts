@@ -150,4 +150,27 @@ describe.each(backends.slice(-1))("a body over the limit, over TCP (%s)", (kind)
         expect((await readAnswer(socket, buffered)).status).toBe(400);
       }),
     ));
+
+  it("refused before its body is read (a wrong key), a chunked body closes its connection: nothing bounds what is left of it", () =>
+    onSocket(port, async (socket, buffered) => {
+      // One chunk, and no last chunk: a caller that could go on sending for as long as it likes.
+      socket.write(head("sk_wrong", "transfer-encoding: chunked") + chunk('{"events":['));
+      const refused = await readAnswer(socket, buffered);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.connection).toBe("close");
+      // And the server does close it, instead of reading on.
+      await once(socket, "end");
+    }).then(() =>
+      onSocket(port, async (socket, buffered) => {
+        // Read to its end (an answer about its content), a chunked body keeps its connection.
+        socket.write(
+          head(api.ingestKey, "transfer-encoding: chunked") + chunk('{"events":[]}') + "0\r\n\r\n",
+        );
+        const refused = await readAnswer(socket, buffered);
+        expect(refused.status).toBe(400);
+        expect(refused.headers.connection).not.toBe("close");
+        socket.write(request(api.ingestKey, JSON.stringify({ events: [] })));
+        expect((await readAnswer(socket, buffered)).status).toBe(400);
+      }),
+    ));
 });
