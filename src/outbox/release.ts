@@ -1,7 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
-import { stillPending } from "./by-id-guards.ts";
+import { byIds, stillPending } from "./by-id-guards.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** An event to give back, with the claim it was leased by. */
@@ -56,6 +56,7 @@ export function releaseStatement(
       wait_reason = coalesce(${waitReason ?? null}::text, e.wait_reason)
     from jsonb_to_recordset(${json}::jsonb) as r(id text, claims int)
     where e.id = r.id
+      and ${byIds(events.map((e) => e.id))}
       -- Only what is still ours from that very claim and still pending: after a lease expired,
       -- another worker's lease (or outcome) must not be touched.
       and e.lease_owner = ${owner}

@@ -3,7 +3,7 @@ import type { Db } from "../db/connect.ts";
 import { preparedRows } from "../db/prepared.ts";
 import type { EventStatus } from "../db/schema/usage-events.ts";
 import { asyncRejectionMessage } from "./async-reject.ts";
-import { stillPending } from "./by-id-guards.ts";
+import { byIds, stillPending } from "./by-id-guards.ts";
 import { addToCount } from "./event-counts.ts";
 import type { WaitReason } from "./reasons.ts";
 
@@ -136,6 +136,7 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         left join reporter_circuits sys on v.status = 'failed' and v.error_http_status is not null
           and sys.scope = 'systemic:' || v.error_code
       where e.id = v.id
+        and ${byIds(batch.map((r) => r.id))}
         -- Only a live event: a person may have discarded or resolved it meanwhile.
         and ${stillPending}
         -- The guard: still ours, from the same claim, and no newer attempt was counted.
