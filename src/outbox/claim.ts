@@ -196,14 +196,19 @@ export function claimDueStatement(
          -- usage_events_due_idx: the index holds no leased row, so this claim's new versions
          -- add no entry to it.
          and d.lease_owner is null
-         -- Stripe allows one request in flight per (customer, meter): leave a pair another live
-         -- worker holds to that worker (usage_events_leased_idx). Two claims racing in the
-         -- same instant can still both take one pair; the cost is a 429 (throttled, uncounted).
-         and not exists (select 1 from usage_events o
+         -- Stripe allows one v1 meter event or usage record in flight per (customer, meter):
+         -- leave a pair another live worker holds to that worker (usage_events_leased_idx). Two
+         -- claims racing in the same instant can still both take one pair; the cost is a 429
+         -- (throttled, uncounted). The v2 stream has no such rule: its meters' events skip the
+         -- test (a hashed list of a handful of meters, read once), which read every leased row,
+         -- in flight or dead since the last vacuum, on each stream claim.
+         and (d.event_name in (select m.event_name from meters m
+                where m.delivery_mode = 'meter_stream')
+              or not exists (select 1 from usage_events o
               where o.status = 'pending' and o.lease_owner is not null
                 and o.customer_key = d.customer_key
                 and o.event_name = d.event_name
-                and o.lease_owner <> ${owner} and o.lease_expires_at > now())
+                and o.lease_owner <> ${owner} and o.lease_expires_at > now()))
          -- Suspects apart (see ClaimOptions.suspects and SUSPECT_OPEN_CLAIMS).
          and ${suspectTest(sql`d`, suspects)}
        -- Oldest due first within each kind: a waiting or retried event goes behind what is due

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { meters } from "../../src/db/schema/meters.ts";
 import { claim } from "../../src/outbox/claim.ts";
 import { backends, freshDatabase } from "../support/db.ts";
 import { insertEvents } from "./seed.ts";
@@ -51,6 +52,32 @@ describe.each(backends)("limits per account, not per process, on %s", (kind) => 
       // Worker A itself may take more of its own pair (its delivery queue sends them in turn).
       const again = await claim(db, { owner: "worker-a", leaseMs: 60_000, limit: 10 });
       expect(again.events.map((e) => e.id)).toEqual(["p-2"]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it("the v2 stream has no such rule: a stream meter's pair another worker holds is claimed", async () => {
+    const database = await freshDatabase(kind);
+    try {
+      const { db } = database;
+      await db.insert(meters).values({ eventName: "streamed", deliveryMode: "meter_stream" });
+      const at = (i: number) => new Date(Date.now() - 3_600_000 + i);
+      await insertEvents(
+        db,
+        [0, 1].map((i) => ({
+          id: `s-${i}`,
+          customerKey: "acme",
+          eventName: "streamed",
+          value: 1,
+          occurredAt: at(i),
+          nextAttemptAt: at(i),
+        })),
+      );
+      const a = await claim(db, { owner: "worker-a", leaseMs: 60_000, limit: 1 });
+      expect(a.events.map((e) => e.id)).toEqual(["s-0"]);
+      const b = await claim(db, { owner: "worker-b", leaseMs: 60_000, limit: 10 });
+      expect(b.events.map((e) => e.id)).toEqual(["s-1"]);
     } finally {
       await database.close();
     }
