@@ -31,8 +31,9 @@ export interface ReactorDeps {
 /**
  * What one request's verdict means for the whole worker, beyond its events: open a circuit for
  * every worker (a 401, a systemic rejection, which also takes back its window's dead letters),
- * close one after a probe's answer showed its cause gone, or slow down after a 429. One reaction per request: a
- * throttled batch of 100 is one throttle, not a hundred.
+ * close one after a probe's answer showed its cause gone (circuit-actions.ts, probeClears), or
+ * slow down after a 429. One reaction per request: a throttled batch of 100 is one throttle,
+ * not a hundred.
  */
 export class CircuitReactor {
   constructor(private readonly d: ReactorDeps) {}
