@@ -1,4 +1,4 @@
-import { param, type SQL, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 
 /**
  * `e.status` is 'pending', for the statements that write a batch of events BY ID (mark-sent,
@@ -14,24 +14,17 @@ import { param, type SQL, sql } from "drizzle-orm";
  */
 export const stillPending: SQL = sql`e.status || '' = 'pending'`;
 
-/** Batches up to this size are also found by their ids' array (byIds). */
-export const BY_IDS_MAX = 64;
-
 /**
- * `e.id` is one of `ids`, for the same statements, beside their join on the batch's rows, for a
- * batch of up to BY_IDS_MAX events. The rows come from jsonb_to_recordset, which the planner
- * takes for 100 whatever the batch holds, so on an outbox of up to ~15,000 events, analyzed or
- * not, reading the whole table looked cheaper than 100 probes of the key: each v1 settle and
- * mark (~20 events) read all 10,000 rows of the bench's outbox, four times what the same
- * statements cost on a larger table (test/outbox/by-id-plans.test.ts). The array tells the
- * planner how few rows there are. Only for small batches: the planner then joins the batch's
- * rows to each event found by a scan of them (it takes the guards on status and lease for
- * selective), n² comparisons, which at 200 events (a stream settle) cost more than the scan of
- * the table they avoid. One text for both: the size test is on the parameter, which a custom
- * plan folds to true or false before planning. One array parameter whatever the batch size
- * (param(): a bare array would become a list, a new statement per size).
+ * The LIMIT of a batch's rows from jsonb_to_recordset, for the same statements: its length. The
+ * planner takes a set-returning function for 100 rows whatever it returns; a limit it reads as
+ * the row count. Without it, on an outbox of up to ~15,000 events, analyzed or not, reading the
+ * whole table and hashing the batch looked cheaper than 100 probes of the primary key: each v1
+ * settle and mark (~20 events) read all 10,000 rows of the bench's outbox, ~3 ms of the
+ * server's CPU each (test/outbox/by-id-plans.test.ts). Told 20, it probes the key 20 times. A
+ * condition on the key (e.id = any(ids)) did the same for small tables but made the planner
+ * find the events first and compare each with every row of the batch: n² comparisons, slower
+ * than the probes on a larger table.
  */
-export function byIds(ids: readonly string[]): SQL {
-  const array = sql`${param(ids)}::text[]`;
-  return sql`(cardinality(${array}) > ${sql.raw(String(BY_IDS_MAX))} or e.id = any(${array}))`;
+export function batchSize(n: number): SQL {
+  return sql`${n}::int`;
 }

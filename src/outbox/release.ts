@@ -1,7 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
-import { byIds, stillPending } from "./by-id-guards.ts";
+import { batchSize, stillPending } from "./by-id-guards.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** An event to give back, with the claim it was leased by. */
@@ -54,9 +54,11 @@ export function releaseStatement(
       next_attempt_at = case when ${delay}::float8 is null then e.next_attempt_at
         else now() + ${delay}::float8 * interval '1 millisecond' end,
       wait_reason = coalesce(${waitReason ?? null}::text, e.wait_reason)
-    from jsonb_to_recordset(${json}::jsonb) as r(id text, claims int)
+    -- Limited to its length: the planner then knows how few rows the batch holds (see
+    -- by-id-guards.ts, batchSize).
+    from (select * from jsonb_to_recordset(${json}::jsonb) as r(id text, claims int)
+      limit ${batchSize(events.length)}) as r
     where e.id = r.id
-      and ${byIds(events.map((e) => e.id))}
       -- Only what is still ours from that very claim and still pending: after a lease expired,
       -- another worker's lease (or outcome) must not be touched.
       and e.lease_owner = ${owner}

@@ -3,7 +3,7 @@ import type { Db } from "../db/connect.ts";
 import { preparedRows } from "../db/prepared.ts";
 import type { EventStatus } from "../db/schema/usage-events.ts";
 import { asyncRejectionMessage } from "./async-reject.ts";
-import { byIds, stillPending } from "./by-id-guards.ts";
+import { batchSize, stillPending } from "./by-id-guards.ts";
 import { addToCount } from "./event-counts.ts";
 import type { WaitReason } from "./reasons.ts";
 
@@ -90,6 +90,9 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         first_ambiguous_at timestamptz, sent_at timestamptz, has_attempt boolean, outcome text,
         a_http_status int,
         a_stripe_code text, a_request_id text, a_message text, started_at timestamptz)
+      -- Limited to its length: the planner then knows how few rows the batch holds
+      -- (by-id-guards.ts, batchSize).
+      limit ${batchSize(batch.length)}
     ),
     settled as (
       update usage_events as e set
@@ -136,7 +139,6 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         left join reporter_circuits sys on v.status = 'failed' and v.error_http_status is not null
           and sys.scope = 'systemic:' || v.error_code
       where e.id = v.id
-        and ${byIds(batch.map((r) => r.id))}
         -- Only a live event: a person may have discarded or resolved it meanwhile.
         and ${stillPending}
         -- The guard: still ours, from the same claim, and no newer attempt was counted.
