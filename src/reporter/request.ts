@@ -81,11 +81,10 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
       "usage record verified against Stripe's totals",
     );
   }
-  const haltedScope = ctx.haltedScope();
-  const deliveredSinceMet = await metBefore(ctx, live, outcome, haltedScope);
+  const deliveredSinceMet = await metBefore(ctx, live, outcome);
   if (ctx.abandoned()) return null;
   const verdict = judge.request(live, outcome, ctx.now(), {
-    haltedScope,
+    haltedScope: ctx.haltedScope(),
     stored,
     deliveredSinceMet,
   });
@@ -131,21 +130,19 @@ async function markFirstSend(ctx: RequestContext, items: SendItem[]): Promise<Se
 
 /**
  * Events that waited behind a systemic circuit (taken back, or held by it) and are rejected
- * again, out of it: whether Stripe delivered other customers' events since they last met the
- * code (outbox/systemic-evidence.ts), for the judge to weigh. Asked only then: a first
- * rejection has no history, and a rejection while the circuit holds keeps it. When the read
- * fails, false: the detector judges as it would have.
+ * again: whether Stripe delivered other customers' events since they last met the code
+ * (outbox/systemic-evidence.ts), for the judge to weigh (judge.ts: out of that circuit only).
+ * Asked only then: a first rejection has no history. When the read fails, false: the detector
+ * judges as it would have.
  */
 async function metBefore(
   ctx: RequestContext,
   items: SendItem[],
   outcome: Outcome,
-  haltedScope: string | null,
 ): Promise<boolean> {
   if (outcome.kind !== "rejected") return false;
-  const code = rejectionCode(outcome);
-  if (haltedScope === `systemic:${code}`) return false;
   if (!items.every((i) => i.event.waitReason === "systemic_halt")) return false;
+  const code = rejectionCode(outcome);
   try {
     return await deliveredSinceMet(ctx.db, {
       ids: items.map((i) => i.event.id),

@@ -21,11 +21,12 @@ export async function insertEvents(db: Db, events: SeedEvent[]): Promise<void> {
   }
 }
 
-/** Counts of events by status. */
-export async function statusCounts(db: Db): Promise<Record<string, number>> {
+/** Counts of events by status; of one event name's events only, when given one. */
+export async function statusCounts(db: Db, eventName?: string): Promise<Record<string, number>> {
+  const only = eventName === undefined ? sql`` : sql`where event_name = ${eventName}`;
   const result = await rows<{ status: string; n: number }>(
     db,
-    sql`select status, count(*)::int as n from usage_events group by status`,
+    sql`select status, count(*)::int as n from usage_events ${only} group by status`,
   );
   return Object.fromEntries(result.map((r) => [r.status, r.n]));
 }

@@ -14,7 +14,7 @@ import {
   reporterSuite,
   testSettings,
 } from "./harness.ts";
-import { insertEvents, waitFor } from "./seed.ts";
+import { insertEvents, statusCounts, waitFor } from "./seed.ts";
 
 /** How the sink below answers: as another Stripe account, with 500s, or as this one. */
 type Answering = "wrong_account" | "server_error" | "right_account";
@@ -69,15 +69,6 @@ function start(db: Db, sink: UsageSink, id: string): Reporter {
   });
 }
 
-async function statuses(db: Db, eventName: string): Promise<Record<string, number>> {
-  const found = await rows<{ status: string; n: number }>(
-    db,
-    sql`select status, count(*)::int as n from usage_events
-        where event_name = ${eventName} group by status`,
-  );
-  return Object.fromEntries(found.map((r) => [r.status, r.n]));
-}
-
 async function openCircuits(db: Db): Promise<string[]> {
   const open = await rows<{ scope: string }>(db, sql`select scope from reporter_circuits`);
   return open.map((c) => c.scope);
@@ -125,14 +116,14 @@ describe.each(backends)("a systemic halt ends, on %s", (kind) => {
       state.answering = "right_account";
       await waitFor(
         "the queue to empty",
-        async () => (await statuses(db, "flaky")).pending === undefined,
+        async () => (await statusCounts(db, "flaky")).pending === undefined,
       );
       expect(r.status().halted).toBeNull();
     } finally {
       await r.stop();
       await db.execute(sql`delete from reporter_circuits`);
     }
-    expect(await statuses(db, "flaky")).toEqual({ reported: 12 });
+    expect(await statusCounts(db, "flaky")).toEqual({ reported: 12 });
   });
 
   it("events taken back by a systemic revert and rejected again after others were delivered are their own: a restarted worker dead-letters them instead of halting again", async () => {
@@ -183,7 +174,7 @@ describe.each(backends)("a systemic halt ends, on %s", (kind) => {
     }
     await waitFor(
       "nothing dead-lettered",
-      async () => (await statuses(db, "tail")).failed === undefined,
+      async () => (await statusCounts(db, "tail")).failed === undefined,
     );
 
     // 2. The right key, on a new worker: its probe delivers the healthy customer's event and
@@ -197,7 +188,7 @@ describe.each(backends)("a systemic halt ends, on %s", (kind) => {
     try {
       await waitFor(
         "the probe's delivery",
-        async () => (await statuses(db, "tail")).reported === 1,
+        async () => (await statusCounts(db, "tail")).reported === 1,
       );
       await waitFor("the circuit closed", async () => (await openCircuits(db)).length === 0);
     } finally {
@@ -214,14 +205,14 @@ describe.each(backends)("a systemic halt ends, on %s", (kind) => {
     try {
       await waitFor(
         "the queue to empty",
-        async () => (await statuses(db, "tail")).pending === undefined,
+        async () => (await statusCounts(db, "tail")).pending === undefined,
       );
       expect(third.status().halted).toBeNull();
     } finally {
       await third.stop();
       await db.execute(sql`delete from reporter_circuits`);
     }
-    expect(await statuses(db, "tail")).toEqual({ reported: 1, failed: 18 });
+    expect(await statusCounts(db, "tail")).toEqual({ reported: 1, failed: 18 });
     const codes = await rows<{ code: string }>(
       db,
       sql`select distinct last_error_code as code from usage_events
