@@ -13,8 +13,11 @@ import {
   INSERT_EVENTS_SQL,
   INSERT_NEW_EVENTS_NAME,
   INSERT_NEW_EVENTS_SQL,
+  INSERT_ONE_EVENT_NAME,
+  INSERT_ONE_EVENT_SQL,
   type InsertEventsRow,
   insertEventsParams,
+  insertOneEventParams,
   isConflictAbort,
   isTakenId,
 } from "./insert-events-sql.ts";
@@ -32,9 +35,9 @@ export interface StoreResult {
  * customer or meter is unknown (or the customer deleted), 409 when an id is already stored with
  * other content, nothing stored in either case. Returns only after the statement committed, so
  * "accepted" means committed (durable on Postgres; see the README for PGlite).
- * A batch of new ids is stored by a plain insert (INSERT_NEW_EVENTS_SQL); one with an id already
- * stored (a producer's retry) fails that insert and takes the statement that judges it: two
- * round trips, and Postgres logs the first one's unique violation.
+ * A batch of new ids is stored by a plain insert (INSERT_NEW_EVENTS_SQL; INSERT_ONE_EVENT_SQL for
+ * one event); one with an id already stored (a producer's retry) fails that insert and takes the
+ * statement that judges it: two round trips, and Postgres logs the first one's unique violation.
  */
 export async function storeEvents(
   db: Db,
@@ -42,8 +45,7 @@ export async function storeEvents(
   options: { batch: boolean },
 ): Promise<StoreResult> {
   const client = sqlClient(db);
-  const params = insertEventsParams([...events].sort(byId));
-  const row = (await insertNew(client, params)) ?? (await insertJudged(client, events, params));
+  const row = (await insertNew(client, events)) ?? (await insertJudged(client, events));
   if (row === undefined) throw new Error("the ingest statement returned no row");
   if (!row.refs_ok) {
     const problem = referenceError(
@@ -64,14 +66,22 @@ export async function storeEvents(
 /** The plain insert of a batch of new ids; undefined when an id of it is taken (nothing stored). */
 async function insertNew(
   client: SqlClient,
-  params: unknown[],
+  events: readonly EventInput[],
 ): Promise<InsertEventsRow | undefined> {
+  const [one] = events;
   try {
-    const [row] = await client.query<InsertEventsRow>(
-      INSERT_NEW_EVENTS_NAME,
-      INSERT_NEW_EVENTS_SQL,
-      params,
-    );
+    const [row] =
+      events.length === 1 && one !== undefined
+        ? await client.query<InsertEventsRow>(
+            INSERT_ONE_EVENT_NAME,
+            INSERT_ONE_EVENT_SQL,
+            insertOneEventParams(one),
+          )
+        : await client.query<InsertEventsRow>(
+            INSERT_NEW_EVENTS_NAME,
+            INSERT_NEW_EVENTS_SQL,
+            insertEventsParams([...events].sort(byId)),
+          );
     return row;
   } catch (err) {
     if (isTakenId(err)) return undefined;
@@ -83,13 +93,12 @@ async function insertNew(
 async function insertJudged(
   client: SqlClient,
   events: readonly EventInput[],
-  params: unknown[],
 ): Promise<InsertEventsRow | undefined> {
   try {
     const [row] = await client.query<InsertEventsRow>(
       INSERT_EVENTS_NAME,
       INSERT_EVENTS_SQL,
-      params,
+      insertEventsParams([...events].sort(byId)),
     );
     return row;
   } catch (err) {

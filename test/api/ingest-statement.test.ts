@@ -60,10 +60,14 @@ describe.each(backends)("ingest in one statement on %s", (kind) => {
   }
 
   it("a single event, a 1,000-event batch and a 422 each cost one round trip; a replay two", async () => {
-    // The first request looks its key up and prepares the plain insert, its replay the statement
-    // that judges taken ids; the next ones do neither.
+    // The first request looks its key up and prepares the single event's insert, its replay the
+    // statement that judges taken ids, and a first batch the batch's insert; the next ones do
+    // none of that.
     expect((await post(api, event("one-warm"))).statusCode).toBe(202);
     expect((await post(api, event("one-warm"))).statusCode).toBe(202);
+    expect(
+      (await post(api, { events: [event("one-warm-1"), event("one-warm-2")] })).statusCode,
+    ).toBe(202);
     expect(await exchangesOf(() => post(api, event("one-single")))).toBe(1);
     const batch = Array.from({ length: 1000 }, (_, i) => event(`one-b-${i}`, i));
     expect(await exchangesOf(() => post(api, { events: batch }))).toBe(1);
