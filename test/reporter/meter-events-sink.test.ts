@@ -53,6 +53,27 @@ describe("fromMeterEvents describes every answer as a SendResult", () => {
     });
   });
 
+  it("starts a request without capturing the caller's stack", async () => {
+    // Every stack V8 formats while the request starts, with the frames it captured.
+    const formatted: number[] = [];
+    const original = Error.prepareStackTrace;
+    Error.prepareStackTrace = (err, frames) => {
+      formatted.push(frames.length);
+      return original ? original(err, frames) : `${err}`;
+    };
+    let result: Awaited<ReturnType<UsageSink["send"]>>;
+    try {
+      result = await sink.send(outbound(customer));
+    } finally {
+      Error.prepareStackTrace = original;
+    }
+    expect(result).toMatchObject({ kind: "ok", status: 200 });
+    // stripe-node formats the call site's stack on every request: here with no frames in it.
+    expect(formatted.length).toBeGreaterThan(0);
+    expect(formatted.filter((frames) => frames > 0)).toEqual([]);
+    expect(Error.stackTraceLimit).toBeGreaterThan(0);
+  });
+
   it("a repeated identifier: 400 with Stripe-Should-Retry false, classified as delivered", async () => {
     const event = outbound(customer);
     await sink.send(event);
