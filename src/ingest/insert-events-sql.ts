@@ -110,10 +110,12 @@ export const INSERT_NEW_EVENTS_NAME = "meterline_insert_new_events";
  * ($1–$5: id, customer, event name, value, occurred at). Same checks, same row, and the same
  * unique violation when the id is taken. Why a second text: Postgres plans a prepared statement
  * anew on each call while a custom plan looks cheaper than the generic one, and with arrays it
- * always does for one event (a custom plan knows the array holds one element; the generic
- * assumes more). Planning the array statement cost ~140 of its ~380 µs of server CPU per
- * single-event request; with scalars the generic plan costs the same and is kept after the
- * fifth call. Like any generic plan it is made again when a table it reads is analyzed, so its
+ * does for one event (a custom plan knows the array holds one element; the generic assumes
+ * more). A connection that has served only single events, as behind producers that send one
+ * at a time, planned every request anew: ~140 of its ~380 µs of server CPU. (One that served
+ * large batches first had moved to the generic plan, whose custom plans cost more.) With
+ * scalars the generic plan costs the same and is kept after the fifth call, whatever came
+ * before. Like any generic plan it is made again when a table it reads is analyzed, so its
  * lookups of customers and meters follow their size (autovacuum analyzes a table as it grows).
  */
 export const INSERT_ONE_EVENT_SQL = `

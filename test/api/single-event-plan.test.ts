@@ -11,9 +11,9 @@ import { seed } from "./harness.ts";
 /**
  * A single event's statement is planned once per connection, not once per request: Postgres
  * re-plans a prepared statement on each call for as long as its custom plans look cheaper than
- * the generic one, and for one event in array parameters they always did (~140 µs of the
- * server's CPU per request). One connection, so that every call meets the same prepared
- * statement (a pool would spread them over several).
+ * the generic one, and for one event in array parameters they did on a connection that served
+ * only single events (~140 µs of the server's CPU per request). One connection, so that every
+ * call meets the same prepared statement (a pool would spread them over several).
  */
 describe.each(backends)("the single-event statement on %s", (kind) => {
   let database: Database;
