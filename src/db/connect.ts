@@ -35,23 +35,9 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     : fromPglite(target.dataDir, target.from);
 }
 
-/**
- * Postgres settings of the embedded database, beside PGlite's own start parameters (which turn
- * fsync off). full_page_writes off: a full-page image guards a page half written when the
- * machine stops, and with fsync off such a crash is already unrecoverable (README, "What
- * survives"); a killed process leaves no half page, as each page reaches the operating system
- * in one write. The images were most of the WAL of an ingest, which PGlite writes from the
- * process's own thread: ingest bench, 1,000-event batches, 0.026-0.033 -> 0.021-0.024 ms of CPU
- * per event.
- */
-export const PGLITE_SETTINGS = ["-c", "full_page_writes=off"] as const;
-
 async function fromPglite(dataDir: string | null, from: Blob | undefined): Promise<Database> {
   const unlock = dataDir === null ? () => {} : lockDataDir(dataDir);
-  const options = {
-    ...(from ? { loadDataDir: from } : {}),
-    startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
-  };
+  const options = from ? { loadDataDir: from } : {};
   const client = dataDir === null ? new PGlite(options) : new PGlite(dataDir, options);
   try {
     await client.waitReady;
