@@ -6,7 +6,7 @@
  */
 import { type BaselineResult, measureBaseline } from "./baseline/measure.ts";
 import { BATCH, type ModeResult, measureMode, POSTS_IN_FLIGHT } from "./e2e-mode.ts";
-import { type FloorResult, floorSeconds, measureFloor } from "./floor.ts";
+import { floorOfV1, floorTable } from "./floor.ts";
 import type { BenchOptions, Engine, Mode } from "./options.ts";
 import { type Figures, put } from "./report.ts";
 import { say } from "./support/progress.ts";
@@ -72,19 +72,7 @@ export async function runE2e(
       }
     }
   }
-  // The v1 rows' transport floor, at the rate the Postgres row (else any v1 row) reached.
-  const v1 =
-    results.find((r) => r.mode === "meter_events" && r.engine === "postgres") ??
-    results.find((r) => r.mode === "meter_events");
-  let floor: FloorResult | null = null;
-  if (v1 !== undefined && Number.isFinite(v1.steadyPerS) && v1.steadyPerS > 0) {
-    try {
-      say(`… transport floor at ${num(v1.steadyPerS)} requests/s`);
-      floor = await measureFloor(options, Math.round(v1.steadyPerS));
-    } catch (err) {
-      say(`transport floor failed: ${String(err)}`);
-    }
-  }
+  const floor = await floorOfV1(results, options);
   const seed = (engine: Engine, mode: Mode) =>
     baselines.find((b) => b.engine === engine && b.mode === mode);
   const seedRate = (engine: Engine, mode: Mode) => {
@@ -246,60 +234,6 @@ export async function runE2e(
     ],
   };
   const tables = [e2e, baseline];
-  if (floor !== null && v1 !== undefined) {
-    const f = floor;
-    const client = perEvent(f.clientCpuMs, f.requests);
-    const server = perEvent(f.serverCpuMs, f.requests);
-    put(figures, "floor.meter_events.requests_per_s", f.perSecond);
-    put(figures, "floor.meter_events.requests", f.requests);
-    put(figures, "floor.meter_events.errors", f.errors);
-    put(figures, "floor.meter_events.client_cpu_ms_per_event", client);
-    put(figures, "floor.meter_events.server_cpu_ms_per_event", server);
-    put(figures, "floor.meter_events.cpu_ms_per_event", client + server);
-    const rows = results
-      .filter((r) => r.mode === "meter_events" && "worker" in r.cpu.ms)
-      .map((r) => {
-        const worker = perEvent(r.cpu.ms.worker ?? Number.NaN, r.reported);
-        const emulator = perEvent(r.cpu.ms.emulator ?? Number.NaN, r.reported);
-        const above = worker + emulator - (client + server);
-        put(figures, `${r.engine}.meter_events.cpu_ms_per_event_above_floor`, above);
-        return [
-          `Meterline on ${r.engine}: worker, emulator`,
-          num(r.steadyPerS),
-          cpuCell(worker),
-          cpuCell(emulator),
-          cpuCell(worker + emulator),
-          cpuCell(above),
-        ];
-      });
-    tables.push({
-      title:
-        "The transport floor of the v1 rows: two bare node:http processes, one request per event",
-      columns: [
-        "sender, answerer",
-        "requests/s",
-        "CPU sender ms/ev",
-        "CPU answerer ms/ev",
-        "CPU both ms/ev",
-        "above the floor ms/ev",
-      ],
-      rows: [
-        [
-          `floor: node:http client, node:http server${f.errors > 0 ? ` (${num(f.errors)} errors: ${f.firstError ?? ""})` : ""}`,
-          num(rate(f.requests, f.wallMs)),
-          cpuCell(client),
-          cpuCell(server),
-          cpuCell(client + server),
-          "",
-        ],
-        ...rows,
-      ],
-      notes: [
-        `Floor: ${num(f.requests)} POSTs (${floorSeconds(options)} s) at ${num(f.perSecond)}/s — the steady rate of the ${v1.engine} v1 row — sent on schedule (bench/support/open-loop.ts) by a bare node:http client over keep-alive connections, a form-encoded body like the SDK's, each answer read and parsed; answered by a bare node:http server after ${options.latencyMs} ± ${options.jitterMs} ms with a meter event's JSON. No SDK, no database, no routing or validation. bench/floor.ts.`,
-        "CPU per event of each process (user + system, /proc), from the moment both are loaded. A process that sleeps between requests pays for each wake-up, and on a virtual machine a wake-up costs much more than the request's own work: this is what any sender and any answerer pay here for one request per event at this rate, before doing anything. \"above the floor\": the worker's and the emulator's CPU per event of the row above, less the floor's (the SDK, the reporter, the outbox's client side and the emulator's own work). Postgres is not in either.",
-        ...footer(),
-      ],
-    });
-  }
+  if (floor !== null) tables.push(floorTable(floor, results, options, figures, footer));
   return { tables, figures };
 }

@@ -8,10 +8,14 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { BenchOptions } from "./options.ts";
+import type { ModeResult } from "./e2e-mode.ts";
+import type { BenchOptions, Engine } from "./options.ts";
+import { type Figures, put } from "./report.ts";
 import { startProcessCpu } from "./support/cpu.ts";
 import type { FloorMessage } from "./support/http-floor-child.ts";
 import { benchNodeArgs } from "./support/meterline-process.ts";
+import { say } from "./support/progress.ts";
+import { cpuCell, num, perEvent, rate, type Table } from "./table.ts";
 
 const childPath = fileURLToPath(new URL("./support/http-floor-child.ts", import.meta.url));
 
@@ -86,4 +90,94 @@ export async function measureFloor(
   } finally {
     server.kill();
   }
+}
+
+/** A floor measured beside a v1 row: the row's engine says whose rate it took. */
+export type V1Floor = FloorResult & { engine: Engine };
+
+/**
+ * Measures the floor at the rate the v1 row reached (the Postgres row's, else any), or null when
+ * there is no v1 row or the floor could not be measured (said on stderr).
+ */
+export async function floorOfV1(
+  results: readonly ModeResult[],
+  options: Pick<BenchOptions, "latencyMs" | "jitterMs" | "quick">,
+): Promise<V1Floor | null> {
+  const v1 =
+    results.find((r) => r.mode === "meter_events" && r.engine === "postgres") ??
+    results.find((r) => r.mode === "meter_events");
+  if (v1 === undefined || !Number.isFinite(v1.steadyPerS) || v1.steadyPerS <= 0) return null;
+  try {
+    say(`… transport floor at ${num(v1.steadyPerS)} requests/s`);
+    return { ...(await measureFloor(options, Math.round(v1.steadyPerS))), engine: v1.engine };
+  } catch (err) {
+    say(`transport floor failed: ${String(err)}`);
+    return null;
+  }
+}
+
+/**
+ * The floor's table, with the worker's and the emulator's CPU of each v1 row whose worker runs
+ * apart (Postgres) beside it; puts the figures under `floor.meter_events` and each row's
+ * `cpu_ms_per_event_above_floor`.
+ */
+export function floorTable(
+  f: V1Floor,
+  results: readonly ModeResult[],
+  options: Pick<BenchOptions, "latencyMs" | "jitterMs" | "quick">,
+  figures: Figures,
+  footer: () => string[],
+): Table {
+  const client = perEvent(f.clientCpuMs, f.requests);
+  const server = perEvent(f.serverCpuMs, f.requests);
+  put(figures, "floor.meter_events.requests_per_s", f.perSecond);
+  put(figures, "floor.meter_events.requests", f.requests);
+  put(figures, "floor.meter_events.errors", f.errors);
+  put(figures, "floor.meter_events.client_cpu_ms_per_event", client);
+  put(figures, "floor.meter_events.server_cpu_ms_per_event", server);
+  put(figures, "floor.meter_events.cpu_ms_per_event", client + server);
+  const rows = results
+    .filter((r) => r.mode === "meter_events" && "worker" in r.cpu.ms)
+    .map((r) => {
+      const worker = perEvent(r.cpu.ms.worker ?? Number.NaN, r.reported);
+      const emulator = perEvent(r.cpu.ms.emulator ?? Number.NaN, r.reported);
+      const above = worker + emulator - (client + server);
+      put(figures, `${r.engine}.meter_events.cpu_ms_per_event_above_floor`, above);
+      return [
+        `Meterline on ${r.engine}: worker, emulator`,
+        num(r.steadyPerS),
+        cpuCell(worker),
+        cpuCell(emulator),
+        cpuCell(worker + emulator),
+        cpuCell(above),
+      ];
+    });
+  return {
+    title:
+      "The transport floor of the v1 rows: two bare node:http processes, one request per event",
+    columns: [
+      "sender, answerer",
+      "requests/s",
+      "CPU sender ms/ev",
+      "CPU answerer ms/ev",
+      "CPU both ms/ev",
+      "above the floor ms/ev",
+    ],
+    rows: [
+      [
+        `floor: node:http client, node:http server${f.errors > 0 ? ` (${num(f.errors)} errors: ${f.firstError ?? ""})` : ""}`,
+        num(rate(f.requests, f.wallMs)),
+        cpuCell(client),
+        cpuCell(server),
+        cpuCell(client + server),
+        "",
+      ],
+      ...rows,
+    ],
+    notes: [
+      `Floor: ${num(f.requests)} POSTs (${floorSeconds(options)} s) at ${num(f.perSecond)}/s — the steady rate of the ${f.engine} v1 row — sent on schedule (bench/support/open-loop.ts) by a bare node:http client over keep-alive connections, a form-encoded body like the SDK's, each answer read and parsed; answered by a bare node:http server after ${options.latencyMs} ± ${options.jitterMs} ms with a meter event's JSON. No SDK, no database, no routing or validation. bench/floor.ts.`,
+      "CPU per event of each process (user + system, /proc), from the moment both are loaded. A process that sleeps between requests pays for each wake-up, and on a virtual machine a wake-up costs much more than the request's own work: this is what any sender and any answerer pay here for one request per event at this rate, before doing anything. \"above the floor\": the worker's and the emulator's CPU per event of the row above, less the floor's (the SDK, the reporter, the outbox's client side and the emulator's own work). Postgres is not in either.",
+      ...footer(),
+    ],
+  };
 }
