@@ -28,3 +28,14 @@ export const stillPending: SQL = sql`e.status || '' = 'pending'`;
 export function batchSize(n: number): SQL {
   return sql`${n}::int`;
 }
+
+/**
+ * A batch's (id, claims) pairs as the rows `r` of a statement's FROM (mark-sent, release): one
+ * jsonb parameter whatever the batch's size, limited to its length (batchSize) so that the
+ * planner probes the key once per row.
+ */
+export function claimRefRows(events: readonly { id: string; claims: number }[]): SQL {
+  const json = JSON.stringify(events.map((e) => ({ id: e.id, claims: e.claims })));
+  return sql`(select * from jsonb_to_recordset(${json}::jsonb) as r(id text, claims int)
+      limit ${batchSize(events.length)}) as r`;
+}

@@ -2,7 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
-import { batchSize, stillPending } from "./by-id-guards.ts";
+import { claimRefRows, stillPending } from "./by-id-guards.ts";
 
 /** An event about to be sent, with the claim it is leased by. */
 export interface SendRef {
@@ -33,15 +33,11 @@ export async function markSent(
 
 /** markSent's one statement (exported so that a test can read its plan). */
 export function markSentStatement(owner: string, events: SendRef[]): SQL {
-  const json = JSON.stringify(events.map((e) => ({ id: e.id, claims: e.claims })));
   return sql`
     update usage_events as e set
       -- Never moved once set: the window counts from the FIRST send (invariant 5).
       first_sent_at = coalesce(e.first_sent_at, now())
-    -- Limited to its length: the planner then knows how few rows the batch holds (see
-    -- by-id-guards.ts, batchSize).
-    from (select * from jsonb_to_recordset(${json}::jsonb) as r(id text, claims int)
-      limit ${batchSize(events.length)}) as r
+    from ${claimRefRows(events)}
     where e.id = r.id
       -- Still ours, from that very claim: a lost lease means another worker sends it now.
       and e.lease_owner = ${owner}

@@ -1,7 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
-import { batchSize, stillPending } from "./by-id-guards.ts";
+import { claimRefRows, stillPending } from "./by-id-guards.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** An event to give back, with the claim it was leased by. */
@@ -43,7 +43,6 @@ export function releaseStatement(
   events: LeaseRef[],
   { delayMs, waitReason }: ReleaseOptions = {},
 ): SQL {
-  const json = JSON.stringify(events.map((e) => ({ id: e.id, claims: e.claims })));
   const delay = delayMs ?? null;
   return sql`
     update usage_events as e set
@@ -54,10 +53,7 @@ export function releaseStatement(
       next_attempt_at = case when ${delay}::float8 is null then e.next_attempt_at
         else now() + ${delay}::float8 * interval '1 millisecond' end,
       wait_reason = coalesce(${waitReason ?? null}::text, e.wait_reason)
-    -- Limited to its length: the planner then knows how few rows the batch holds (see
-    -- by-id-guards.ts, batchSize).
-    from (select * from jsonb_to_recordset(${json}::jsonb) as r(id text, claims int)
-      limit ${batchSize(events.length)}) as r
+    from ${claimRefRows(events)}
     where e.id = r.id
       -- Only what is still ours from that very claim and still pending: after a lease expired,
       -- another worker's lease (or outcome) must not be touched.
