@@ -20,13 +20,22 @@ refs as (
     as ok
 ),`;
 
-/** The columns both return when `refs` is false: the batch's known customers and meters. */
-const REFUSED_REFS = `  case when refs.ok then null else
+/**
+ * The columns every ingest statement returns when `refs` is false: the known customers and
+ * meters among those it names (`customer` and `meter` match them: against the batch's arrays, or
+ * one event's values).
+ */
+function refusedRefs(customer: string, meter: string): string {
+  return `  case when refs.ok then null else
     (select coalesce(json_agg(json_build_array(key, status)), '[]')
-       from customers where key = any($7::text[])) end as customers,
+       from customers where key ${customer}) end as customers,
   case when refs.ok then null else
     (select coalesce(json_agg(event_name), '[]')
-       from meters where event_name = any($8::text[])) end as meters`;
+       from meters where event_name ${meter}) end as meters`;
+}
+
+/** refusedRefs for the batch statements: their distinct customers ($7) and event names ($8). */
+const REFUSED_REFS = refusedRefs("= any($7::text[])", "= any($8::text[])");
 
 /**
  * Ingest's one statement: checks the batch's customers and meters, inserts the new events and
@@ -131,12 +140,7 @@ written as (
 select
   refs.ok as refs_ok,
   (select count(*)::int from written) as written,
-  case when refs.ok then null else
-    (select coalesce(json_agg(json_build_array(key, status)), '[]')
-       from customers where key = $2::text) end as customers,
-  case when refs.ok then null else
-    (select coalesce(json_agg(event_name), '[]')
-       from meters where event_name = $3::text) end as meters
+${refusedRefs("= $2::text", "= $3::text")}
 from refs`;
 
 /** Prepared-statement name of INSERT_ONE_EVENT_SQL. */

@@ -45,7 +45,14 @@ export async function storeEvents(
   options: { batch: boolean },
 ): Promise<StoreResult> {
   const client = sqlClient(db);
-  const row = (await insertNew(client, events)) ?? (await insertJudged(client, events));
+  // The batch statements' parameters, built once for both of them (and never for one new event).
+  let params: unknown[] | undefined;
+  const arrays = () => {
+    params ??= insertEventsParams([...events].sort(byId));
+    return params;
+  };
+  const row =
+    (await insertNew(client, events, arrays)) ?? (await insertJudged(client, events, arrays()));
   if (row === undefined) throw new Error("the ingest statement returned no row");
   if (!row.refs_ok) {
     const problem = referenceError(
@@ -67,6 +74,7 @@ export async function storeEvents(
 async function insertNew(
   client: SqlClient,
   events: readonly EventInput[],
+  arrays: () => unknown[],
 ): Promise<InsertEventsRow | undefined> {
   const [one] = events;
   try {
@@ -80,7 +88,7 @@ async function insertNew(
         : await client.query<InsertEventsRow>(
             INSERT_NEW_EVENTS_NAME,
             INSERT_NEW_EVENTS_SQL,
-            insertEventsParams([...events].sort(byId)),
+            arrays(),
           );
     return row;
   } catch (err) {
@@ -93,12 +101,13 @@ async function insertNew(
 async function insertJudged(
   client: SqlClient,
   events: readonly EventInput[],
+  params: unknown[],
 ): Promise<InsertEventsRow | undefined> {
   try {
     const [row] = await client.query<InsertEventsRow>(
       INSERT_EVENTS_NAME,
       INSERT_EVENTS_SQL,
-      insertEventsParams([...events].sort(byId)),
+      params,
     );
     return row;
   } catch (err) {
