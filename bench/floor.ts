@@ -6,14 +6,14 @@
  * worker's and the emulator's CPU per event any sender and any server would spend here, and so
  * how much is Meterline's own.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ModeResult } from "./e2e-mode.ts";
 import type { BenchOptions, Engine } from "./options.ts";
 import { type Figures, put } from "./report.ts";
 import { startProcessCpu } from "./support/cpu.ts";
 import type { FloorMessage } from "./support/http-floor-child.ts";
-import { benchNodeArgs } from "./support/meterline-process.ts";
+import { forkBenchScript } from "./support/meterline-process.ts";
 import { say } from "./support/progress.ts";
 import { cpuCell, num, perEvent, rate, type Table } from "./table.ts";
 
@@ -38,13 +38,14 @@ export function floorSeconds(options: Pick<BenchOptions, "quick">): number {
 }
 
 function start(role: "server" | "client", args: object): ChildProcess {
-  return fork(childPath, [role, JSON.stringify(args)], {
-    execArgv: [...benchNodeArgs(), "--import", "tsx"],
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
+  return forkBenchScript(childPath, [role, JSON.stringify(args)]);
 }
 
-function next(child: ChildProcess, type: FloorMessage["type"]): Promise<FloorMessage> {
+/** The child's next message of `type` (rejects if it exits first). */
+function next<T extends FloorMessage["type"]>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<FloorMessage, { type: T }>> {
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null) =>
       reject(new Error(`transport floor ${type}: the process exited with ${code}`));
@@ -53,7 +54,7 @@ function next(child: ChildProcess, type: FloorMessage["type"]): Promise<FloorMes
       if (m.type !== type) return;
       child.off("message", onMessage);
       child.off("exit", onExit);
-      resolve(m);
+      resolve(m as Extract<FloorMessage, { type: T }>);
     });
   });
 }
@@ -65,8 +66,7 @@ export async function measureFloor(
 ): Promise<FloorResult> {
   const server = start("server", { latencyMs: options.latencyMs, jitterMs: options.jitterMs });
   try {
-    const ready = await next(server, "ready");
-    const port = ready.type === "ready" ? ready.port : 0;
+    const { port } = await next(server, "ready");
     const requests = Math.round(perSecond * floorSeconds(options));
     const client = start("client", { port, perSecond, count: requests });
     await next(client, "ready");
@@ -77,7 +77,6 @@ export async function measureFloor(
     const done = await finished;
     const ms = cpu.stop();
     client.kill();
-    if (done.type !== "done") throw new Error("transport floor: no result");
     return {
       perSecond,
       requests,

@@ -2,11 +2,11 @@
  * Starts the emulator in a child process (see emulator-child.ts for why) and talks to it.
  * Faults are fixed at start: latency and jitter on the usage endpoints, nothing else.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { RateLimits } from "../../src/emulator/index.ts";
 import type { EmulatorReply, EmulatorRequest, UsageCounts } from "./emulator-protocol.ts";
-import { benchNodeArgs } from "./meterline-process.ts";
+import { forkBenchScript } from "./meterline-process.ts";
 
 /** A running emulator process. */
 export interface EmulatorProcess {
@@ -44,10 +44,7 @@ export async function startEmulatorProcess(latency: {
     faults: { latencyMs: latency.latencyMs, latencyJitterMs: latency.jitterMs },
     rateLimits: { mode: "off" },
   };
-  const child: ChildProcess = fork(childPath, [JSON.stringify(options)], {
-    execArgv: [...benchNodeArgs(), "--import", "tsx"],
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
+  const child: ChildProcess = forkBenchScript(childPath, [JSON.stringify(options)]);
   const pending = new Map<number, (reply: EmulatorReply) => void>();
   let nextId = 1;
   const ready = new Promise<{ url: string; apiKey: string }>((resolve, reject) => {

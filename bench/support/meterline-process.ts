@@ -4,7 +4,7 @@
  * ships. The environment is built from scratch for Meterline's variables: a DATABASE_URL or
  * METERLINE_* in the caller's shell must not leak into a run.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, fork, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -46,6 +46,17 @@ export function freePort(): Promise<number> {
  */
 export function benchNodeArgs(): string[] {
   return (process.env.BENCH_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "");
+}
+
+/**
+ * Forks one of the bench's own TypeScript scripts (the emulator, the transport floor's
+ * processes) with BENCH_NODE_ARGS: its stderr shows in the bench's, and it talks over IPC.
+ */
+export function forkBenchScript(path: string, args: string[]): ChildProcess {
+  return fork(path, args, {
+    execArgv: [...benchNodeArgs(), "--import", "tsx"],
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
 }
 
 /** The parent's environment without anything that configures Meterline, Stripe or Postgres. */
