@@ -86,8 +86,8 @@ export class DeliveryQueue {
   }
 
   private takeBatch(mayLeave?: (sink: SendItem["sink"]) => boolean): SendUnit | undefined {
-    const items: SendItem[] = [];
-    const keys: string[] = [];
+    const picked: Array<{ key: string; queue: SendItem[]; n: number }> = [];
+    let count = 0;
     let sink: SendItem["sink"] | null = null;
     let limit = 1;
     for (const key of this.ready) {
@@ -106,16 +106,26 @@ export class DeliveryQueue {
       }
       // A key's events go together or wait for the next request: never split across two
       // requests in flight at once.
-      if (items.length > 0 && items.length + queue.length > limit) continue;
-      const taken = queue.splice(0, limit - items.length);
-      items.push(...taken);
-      this.batchedCount -= taken.length;
-      keys.push(key);
+      if (count > 0 && count + queue.length > limit) continue;
+      const n = Math.min(queue.length, limit - count);
+      picked.push({ key, queue, n });
+      count += n;
+      if (count >= limit) break;
+    }
+    if (count === 0) return undefined;
+    // Less than half a request while another is in flight: wait for it (its answer frees its
+    // keys, and claims go on arriving). Taken at once, the few events whose keys were free
+    // each time a request ended left in requests of a few dozen: every request costs both
+    // sides a round trip, whatever it holds. Once nothing is in flight, whatever is queued goes.
+    if (this.busy.size > 0 && count < Math.ceil(limit / 2)) return undefined;
+    const items: SendItem[] = [];
+    for (const { key, queue, n } of picked) {
+      items.push(...queue.splice(0, n));
       this.ready.delete(key);
       this.busy.add(key);
       if (queue.length === 0) this.batched.delete(key);
-      if (items.length >= limit) break;
     }
-    return items.length > 0 ? { items, keys } : undefined;
+    this.batchedCount -= count;
+    return { items, keys: picked.map((p) => p.key) };
   }
 }

@@ -73,6 +73,30 @@ describe("DeliveryQueue", () => {
     expect(ids(q.take()?.items)).toEqual(ids(a.slice(3)));
   });
 
+  it("less than half a request waits while another batched request is in flight, and goes once none is", () => {
+    const q = new DeliveryQueue();
+    const first = [item("a", stream), item("b", stream), item("c", stream)];
+    for (const i of first) q.push(i);
+    const full = q.take();
+    expect(ids(full?.items)).toEqual(ids(first));
+    const late = item("d", stream);
+    q.push(late);
+    // One event of a maxBatch of 3, with a request in flight: it waits.
+    expect(q.take()).toBeUndefined();
+    expect(q.size).toBe(1);
+    // Half a request (2 of 3) goes beside the one in flight.
+    const more = item("e", stream);
+    q.push(more);
+    const half = q.take();
+    expect(ids(half?.items)).toEqual(ids([late, more]));
+    // Nothing in flight: even one event goes.
+    if (full) q.done(full);
+    if (half) q.done(half);
+    const last = item("f", stream);
+    q.push(last);
+    expect(ids(q.take()?.items)).toEqual(ids([last]));
+  });
+
   it("single and batched requests take turns; drain returns everything queued", () => {
     const q = new DeliveryQueue();
     for (const i of [item("s1", single), item("s2", single), item("b1", stream)]) q.push(i);
