@@ -35,6 +35,11 @@ export class DeliveryQueue {
     return this.single.size + this.batchedCount;
   }
 
+  /** One-event requests in flight. */
+  get singlesInFlight(): number {
+    return this.single.inFlight;
+  }
+
   /** Queues an event behind the others of its key. */
   push(item: SendItem): void {
     if (!isBatched(item)) {

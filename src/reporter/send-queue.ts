@@ -21,6 +21,11 @@ export class SendQueue<T extends Keyed> {
     return this.count;
   }
 
+  /** Events in flight (one per key). */
+  get inFlight(): number {
+    return this.busy.size;
+  }
+
   /** Queues an event behind the others of its key. */
   push(item: T): void {
     const queue = this.byKey.get(item.key);

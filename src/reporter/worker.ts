@@ -210,7 +210,8 @@ export function startReporter(deps: ReporterDeps): Reporter {
         }
         // One-event requests hold a batch; the stream several requests' worth; either claims in
         // batches, not one at a time (claim-size.ts).
-        const room = claimSize(held.unsettled(), settings, streaming);
+        const sending = queue.singlesInFlight;
+        const room = claimSize({ ...held.unsettled(), sending }, settings, streaming);
         if (room === 0) {
           await Promise.race([progress.wait(settings.pollMs), interrupt.wait(settings.pollMs)]);
           continue;
