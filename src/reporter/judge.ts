@@ -9,7 +9,6 @@ import { rowFromPreflight, rowFromSettlement } from "./settle-rows.ts";
 import type { SendResult } from "./sinks/port.ts";
 import type { SystemicGuard } from "./systemic.ts";
 import { rejectionCode } from "./systemic-detector.ts";
-import { resolveStored, type StoredVerdict } from "./verify-stored.ts";
 
 /** What one request's answer means: one outcome, the settlement of each of its events, and the
  * circuit to open, if any. */
@@ -27,8 +26,6 @@ export interface Verdict {
 export interface RequestFacts {
   /** The circuit this worker obeys, if any. */
   haltedScope: string | null;
-  /** A stored 5xx, judged by Stripe's totals (verify-stored.ts). */
-  stored?: StoredVerdict | undefined;
   /**
    * A rejection of events that waited behind a systemic circuit: Stripe delivered other
    * customers' events since they last met the code (outbox/systemic-evidence.ts).
@@ -97,15 +94,14 @@ export class Judge {
   }
 
   /**
-   * After a request, given its answer as classify() read it: ONE judgement for the whole request (a stream request of 100 events from
+   * After a request, given its answer as classify() read it (a 5xx stored under an idempotency
+   * key already resolved by Stripe's totals, verify-stored.ts): ONE judgement for the whole request (a stream request of 100 events from
    * many customers is classified, judged systemic or not, and reacted to once), then one
    * settlement per event from it. Remembers gone customers, deliveries and outages.
    */
   request(items: SendItem[], classified: Outcome, now: Date, facts: RequestFacts): Verdict {
-    const { haltedScope, stored } = facts;
+    const { haltedScope } = facts;
     let outcome = classified;
-    // A 5xx stored under an idempotency key: what Stripe's totals said decides it.
-    if (outcome.kind === "verify" && stored) outcome = resolveStored(outcome, stored);
     let haltScope: string | null = outcome.kind === "halt" ? "account" : null;
     let systemicCode: string | null = null;
     const customers = [...new Set(items.map((i) => i.event.customerKey))];

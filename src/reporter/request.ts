@@ -11,7 +11,7 @@ import type { ReporterMetrics } from "./reporter-metrics.ts";
 import type { SentMarker } from "./sent-marker.ts";
 import type { SettleBuffer } from "./settle-buffer.ts";
 import { rejectionCode } from "./systemic-detector.ts";
-import { verifyStored } from "./verify-stored.ts";
+import { resolveStored, verifyStored } from "./verify-stored.ts";
 
 /** What one request needs from its worker. */
 export interface RequestContext {
@@ -63,10 +63,10 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
   // A 5xx stored under an idempotency key is judged by Stripe's totals, with the pair still in
   // flight (so this worker sends nothing else of it meanwhile; another worker's moves are
   // caught by verifyStored's second look).
-  const outcome = judge.classify(live, result);
+  const classified = judge.classify(live, result);
   const [only] = live;
   const stored =
-    only && live.length === 1 && outcome.kind === "verify"
+    only && live.length === 1 && classified.kind === "verify"
       ? await verifyStored(ctx.db, only, () => buffer.flush())
       : undefined;
   if (stored && only) {
@@ -81,11 +81,15 @@ export async function runRequest(ctx: RequestContext, items: SendItem[]): Promis
       "usage record verified against Stripe's totals",
     );
   }
+  // What Stripe's totals said decides a stored 5xx, for the rejection's history as for the
+  // judge: an item found gone is a 404 like any other, and events that met it before the account
+  // delivered for others are their own (metBefore), not a reason to halt again.
+  const outcome =
+    stored && classified.kind === "verify" ? resolveStored(classified, stored) : classified;
   const deliveredSinceMet = await metBefore(ctx, live, outcome);
   if (ctx.abandoned()) return null;
   const verdict = judge.request(live, outcome, ctx.now(), {
     haltedScope: ctx.haltedScope(),
-    stored,
     deliveredSinceMet,
   });
   live.forEach((item, i) => {

@@ -153,6 +153,53 @@ describe.each(backends)("usage records exactly once, on %s", (kind) => {
     );
     expect(circuits[0]?.n).toBe(0);
   });
+
+  it("events held behind a systemic circuit whose resend meets a stored 500 and a gone item are their own when the account delivered for others since: dead-lettered, no new halt", async () => {
+    const { db } = database;
+    const [since] = await subscribed("since", 1);
+    const gone = await subscribed("held", 6, (i) => `si_held_${i}`);
+    if (!since) throw new Error("set-up failed");
+    const occurredAt = new Date();
+    await insertEvents(db, [
+      { id: "since-1", customerKey: since.key, eventName: EVENT, value: 1, occurredAt },
+      ...gone.map((c) => ({
+        id: `${c.key}-1`,
+        customerKey: c.key,
+        eventName: EVENT,
+        value: 1,
+        occurredAt,
+      })),
+    ]);
+    // Their history: rejected with resource_missing two minutes ago, taken back by a systemic
+    // revert, waiting behind the circuit since; and another customer's event reported a minute ago.
+    await db.execute(sql`
+      update usage_events set wait_reason = 'systemic_halt' where customer_key like 'held-%'`);
+    await db.execute(sql`
+      insert into usage_event_attempts (event_id, attempt, worker, outcome, http_status, stripe_code, started_at)
+      select id, 0, 'earlier', 'rejected', 404, 'resource_missing', now() - interval '2 minutes'
+        from usage_events where customer_key like 'held-%'`);
+    await db.execute(sql`
+      update usage_events set status = 'reported', reported_at = now() - interval '1 minute'
+       where id = 'since-1'`);
+    // Every resend answered 500, stored under its key: only Stripe's totals can tell, and they
+    // say the item is gone.
+    emu.setEndpointFaults("usage_records", { p500: 1 });
+    const r = reporterAllModes(db, stripe, testSettings({ id: "held", haltProbeMs: 60_000 }));
+    try {
+      await waitFor("the queue to empty", async () => (await pendingCount(db)) === 0, 30_000);
+    } finally {
+      emu.clearEndpointFaults("usage_records");
+      await r.stop();
+    }
+    const outcome = await rows<{ status: string; code: string | null; n: number }>(
+      db,
+      sql`select status, last_error_code as code, count(*)::int as n from usage_events
+          where customer_key like 'held-%' group by status, last_error_code`,
+    );
+    expect(outcome).toEqual([{ status: "failed", code: "resource_missing", n: 6 }]);
+    const circuits = await rows<{ scope: string }>(db, sql`select scope from reporter_circuits`);
+    expect(circuits).toEqual([]);
+  });
 });
 
 async function attempts(database: Database, id: string): Promise<number> {
