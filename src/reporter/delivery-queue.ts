@@ -18,8 +18,9 @@ export function isBatched(item: SendItem): boolean {
  * records) go through SendQueue: one request in flight per (customer, meter). Batch sinks (the
  * v2 stream) are grouped per sink into requests of up to `maxBatch` events, taking ALL queued
  * events of a (customer, meter) key at once, so one request still holds each key alone and
- * keeps its order, while one busy customer's backlog fills whole requests. The two kinds take
- * turns, so neither starves the other.
+ * keeps its order, while one busy customer's backlog fills whole requests; less than half a
+ * request waits while another is in flight. The two kinds take turns, so neither starves the
+ * other.
  */
 export class DeliveryQueue {
   private readonly single = new SendQueue<SendItem>();
