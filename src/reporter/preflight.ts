@@ -1,10 +1,9 @@
 import type { Config } from "../config.ts";
-import type { Customer } from "../db/schema/customers.ts";
-import type { Meter } from "../db/schema/meters.ts";
 import type { ClaimedEvent } from "../outbox/claim.ts";
 import type { DeadLetterCode, WaitReason } from "../outbox/reasons.ts";
 import { dedupExpiredMessage, dedupWindowExpired } from "./decide.ts";
 import { identifierFor } from "./identifier.ts";
+import type { LookupCustomer, LookupMeter } from "./lookups.ts";
 import type { OutboundEvent } from "./sinks/port.ts";
 
 /** Stripe accepts meter event timestamps at most this old (35 days). */
@@ -54,8 +53,8 @@ export type Preflight =
  */
 export function preflight(
   event: PreflightEvent,
-  customer: Customer | undefined,
-  meter: Meter | undefined,
+  customer: LookupCustomer | undefined,
+  meter: LookupMeter | undefined,
   now: Date,
   settings: PreflightSettings,
 ): Preflight {
