@@ -95,9 +95,10 @@ export class Judge {
 
   /**
    * After a request, given its answer as classify() read it (a 5xx stored under an idempotency
-   * key already resolved by Stripe's totals, verify-stored.ts): ONE judgement for the whole request (a stream request of 100 events from
-   * many customers is classified, judged systemic or not, and reacted to once), then one
-   * settlement per event from it. Remembers gone customers, deliveries and outages.
+   * key already resolved by Stripe's totals, verify-stored.ts): ONE judgement for the whole
+   * request (a stream request of 100 events from many customers is classified, judged systemic
+   * or not, and reacted to once), then one settlement per event from it. Remembers gone
+   * customers, deliveries and outages.
    */
   request(items: SendItem[], classified: Outcome, now: Date, facts: RequestFacts): Verdict {
     const { haltedScope } = facts;
