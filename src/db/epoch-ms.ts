@@ -8,3 +8,11 @@ import { type SQL, sql } from "drizzle-orm";
 export function epochMs(expression: SQL): SQL {
   return sql`(extract(epoch from ${expression}) * 1000)::float8`;
 }
+
+/**
+ * What epochMs() returned, as a Date (null stays null). The drivers may give the float8 as a
+ * number or as its text.
+ */
+export function dateFromEpochMs(value: unknown): Date | null {
+  return value === null || value === undefined ? null : new Date(Number(value));
+}

@@ -1,6 +1,6 @@
 import { and, eq, lte, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
-import { epochMs } from "../db/epoch-ms.ts";
+import { dateFromEpochMs, epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
 import { usageEvents } from "../db/schema/usage-events.ts";
 
@@ -262,8 +262,8 @@ function normalise(found: (Record<string, unknown> & ClaimedRow)[]): ClaimedRow[
     occurredAt: new Date(Number(r.occurredAt)),
     receivedAt: new Date(Number(r.receivedAt)),
     nextAttemptAt: new Date(Number(r.nextAttemptAt)),
-    firstSentAt: r.firstSentAt === null ? null : new Date(Number(r.firstSentAt)),
-    firstAmbiguousAt: r.firstAmbiguousAt === null ? null : new Date(Number(r.firstAmbiguousAt)),
+    firstSentAt: dateFromEpochMs(r.firstSentAt),
+    firstAmbiguousAt: dateFromEpochMs(r.firstAmbiguousAt),
   }));
 }
 

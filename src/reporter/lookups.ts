@@ -1,6 +1,6 @@
 import { param, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
-import { epochMs } from "../db/epoch-ms.ts";
+import { dateFromEpochMs, epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
 import type { Customer } from "../db/schema/customers.ts";
 import type { Meter } from "../db/schema/meters.ts";
@@ -51,10 +51,7 @@ async function loadCustomers(db: Db, keys: string[]): Promise<LookupCustomer[]> 
       ${epochMs(sql`deleted_at`)} as "deletedAt"
       from customers where key = any(${param(keys)}::text[])`,
   );
-  return found.map((c) => ({
-    ...c,
-    deletedAt: c.deletedAt === null ? null : new Date(Number(c.deletedAt)),
-  }));
+  return found.map((c) => ({ ...c, deletedAt: dateFromEpochMs(c.deletedAt) }));
 }
 
 function loadMeters(db: Db, names: string[]): Promise<LookupMeter[]> {
