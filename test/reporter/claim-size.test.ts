@@ -10,8 +10,10 @@ const settings = { batchSize: 100, streamDepth: 16 };
 describe("claimSize", () => {
   it("one-event requests: a whole batch when nothing is held, then only once half a batch has room", () => {
     expect(claimSize({ size: 0, batched: 0, sending: 0 }, settings, false)).toBe(100);
-    expect(claimSize({ size: 60, batched: 0, sending: 0 }, settings, false)).toBe(0);
+    expect(claimSize({ size: 40, batched: 0, sending: 0 }, settings, false)).toBe(60);
     expect(claimSize({ size: 50, batched: 0, sending: 0 }, settings, false)).toBe(50);
+    expect(claimSize({ size: 60, batched: 0, sending: 0 }, settings, false)).toBe(0);
+    expect(claimSize({ size: 100, batched: 0, sending: 0 }, settings, false)).toBe(0);
   });
 
   it("one-event requests in flight do not count against the batch: what is queued must outlast the next claim", () => {
@@ -26,8 +28,12 @@ describe("claimSize", () => {
 
   it("the stream holds several requests' worth, claimed whole requests at a time, at most STREAM_CLAIM_MAX", () => {
     expect(claimSize({ size: 0, batched: 0, sending: 0 }, settings, true)).toBe(STREAM_CLAIM_MAX);
+    // Five requests in flight: five more requests' worth in one claim.
+    expect(claimSize({ size: 500, batched: 500, sending: 0 }, settings, true)).toBe(500);
+    expect(claimSize({ size: 1_450, batched: 1_450, sending: 0 }, settings, true)).toBe(150);
     // 16 requests' worth held at most: 1,550 of 1,600 held leaves less than one request.
     expect(claimSize({ size: 1_550, batched: 1_550, sending: 0 }, settings, true)).toBe(0);
+    expect(claimSize({ size: 1_600, batched: 1_600, sending: 0 }, settings, true)).toBe(0);
     expect(claimSize({ size: 1_500, batched: 1_500, sending: 0 }, settings, true)).toBe(
       STREAM_REQUEST_EVENTS,
     );
@@ -38,6 +44,10 @@ describe("claimSize", () => {
     expect(claimSize({ size: 1_500, batched: 1_500, sending: 0 }, settings, false)).toBe(100);
     // The stream is full: nothing more, whichever sink the next events need.
     expect(claimSize({ size: 1_600, batched: 1_600, sending: 0 }, settings, false)).toBe(0);
+    expect(claimSize({ size: 1_590, batched: 1_580, sending: 0 }, settings, false)).toBe(0);
+    // One-event requests held beside the stream keep their own bound.
+    expect(claimSize({ size: 400, batched: 300, sending: 0 }, settings, false)).toBe(0);
+    expect(claimSize({ size: 330, batched: 300, sending: 0 }, settings, false)).toBe(70);
   });
 
   it("never claims more than the stream's room or less than 0, whatever is held", () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { claimSize } from "../../src/reporter/claim-size.ts";
 import { HeldLeases } from "../../src/reporter/held-leases.ts";
 import { event } from "./fixtures.ts";
 
@@ -52,32 +51,5 @@ describe("the leases a worker holds", () => {
     held.renewed(["old"], 10_000);
     expect(held.renewable(12_000, 15_000)).toEqual([]);
     expect(held.renewable(12_500, 15_000).sort()).toEqual(["new", "old"]);
-  });
-});
-
-describe("how much a worker claims", () => {
-  const settings = { batchSize: 100, streamDepth: 16 };
-
-  it("one-event requests: up to a batch held, claimed once half a batch has room, as before", () => {
-    expect(claimSize({ size: 0, batched: 0, sending: 0 }, settings, false)).toBe(100);
-    expect(claimSize({ size: 40, batched: 0, sending: 0 }, settings, false)).toBe(60);
-    expect(claimSize({ size: 60, batched: 0, sending: 0 }, settings, false)).toBe(0);
-    expect(claimSize({ size: 100, batched: 0, sending: 0 }, settings, false)).toBe(0);
-  });
-
-  it("the stream: several requests' worth held, claimed in whole requests while the others are sent", () => {
-    // Five requests in flight: five more requests' worth in one claim.
-    expect(claimSize({ size: 500, batched: 500, sending: 0 }, settings, true)).toBe(500);
-    expect(claimSize({ size: 1_450, batched: 1_450, sending: 0 }, settings, true)).toBe(150);
-    // Less than a request's worth of room: wait for one to settle.
-    expect(claimSize({ size: 1_550, batched: 1_550, sending: 0 }, settings, true)).toBe(0);
-    expect(claimSize({ size: 1_600, batched: 1_600, sending: 0 }, settings, true)).toBe(0);
-  });
-
-  it("with nothing held the stream claims five requests' worth; one-event requests held keep their own bound", () => {
-    expect(claimSize({ size: 0, batched: 0, sending: 0 }, settings, true)).toBe(500);
-    expect(claimSize({ size: 400, batched: 300, sending: 0 }, settings, false)).toBe(0);
-    expect(claimSize({ size: 330, batched: 300, sending: 0 }, settings, false)).toBe(70);
-    expect(claimSize({ size: 1_590, batched: 1_580, sending: 0 }, settings, false)).toBe(0);
   });
 });
