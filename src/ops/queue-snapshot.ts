@@ -33,22 +33,23 @@ export interface QueueSnapshot {
 /**
  * The snapshot's reads of usage_events, each bounded by a partial index's predicate, so none
  * visits the reported rows (the bulk of the table): pending rows through usage_events_due_idx
- * and usage_events_leased_idx (one branch each: no one index holds every pending row), the
- * head of the due index for the lag, failed rows through usage_events_dead_letter_idx.
- * Exported so that a test can read their plans.
+ * (unleased, and leased for the stream) and usage_events_leased_idx (leased, of the other
+ * meters), the head of the due index for the lag, failed rows through
+ * usage_events_dead_letter_idx. Exported so that a test can read their plans.
  */
 export const snapshotStatements = {
-  pending: sql`select coalesce(wait_reason, 'none') as wait_reason, false as leased,
+  pending: sql`select coalesce(wait_reason, 'none') as wait_reason, lease_owner is not null as leased,
                       count(*)::int as n,
                       extract(epoch from now() - min(received_at))::float8 as age_s
-                 from usage_events where status = 'pending' and lease_owner is null group by 1
+                 from usage_events where status = 'pending' and pair_owner is null group by 1, 2
                union all
                select coalesce(wait_reason, 'none'), true, count(*)::int,
                       extract(epoch from now() - min(received_at))::float8
-                 from usage_events where status = 'pending' and lease_owner is not null group by 1`,
+                 from usage_events where status = 'pending' and pair_owner is not null group by 1`,
   due: sql`select extract(epoch from now() - min(next_attempt_at))::float8 as age_s
              from usage_events
-            where status = 'pending' and lease_owner is null and next_attempt_at <= now()`,
+            where status = 'pending' and pair_owner is null and lease_owner is null
+              and next_attempt_at <= now()`,
   deadLetters: sql`select coalesce(last_error_code, 'unknown') as code, count(*)::int as n
                      from usage_events where status = 'failed' group by 1`,
 };

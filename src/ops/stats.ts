@@ -59,19 +59,22 @@ export interface StatsScope {
 
 /**
  * The statement behind the pending and failed figures: each branch bounded by a partial index's
- * predicate (usage_events_due_idx, usage_events_leased_idx, usage_events_dead_letter_idx), so it
- * never visits the reported rows, the bulk of the table. Exported so that a test can read its plan.
+ * predicate (usage_events_due_idx: pending events, unleased or leased for the stream;
+ * usage_events_leased_idx: leased events of the other meters; usage_events_dead_letter_idx), so
+ * it never visits the reported rows, the bulk of the table. Exported so that a test can read
+ * its plan.
  */
 export const statsStatement = sql`
   select 'pending' as status, null::text as code, wait_reason::text as wait_reason,
-         false as leased, (next_attempt_at <= now()) as due, count(*)::int as n,
-         ${oldest} as oldest
-    from usage_events where status = 'pending' and lease_owner is null
-   group by 3, 5
+         -- An expired lease is not in flight: its worker is gone, a rescue will take it.
+         coalesce(lease_expires_at > now(), false) as leased, (next_attempt_at <= now()) as due,
+         count(*)::int as n, ${oldest} as oldest
+    from usage_events where status = 'pending' and pair_owner is null
+   group by 3, 4, 5
   union all
-  select 'pending', null, wait_reason::text, (lease_expires_at > now()), (next_attempt_at <= now()),
-         count(*)::int, ${oldest}
-    from usage_events where status = 'pending' and lease_owner is not null
+  select 'pending', null, wait_reason::text, coalesce(lease_expires_at > now(), false),
+         (next_attempt_at <= now()), count(*)::int, ${oldest}
+    from usage_events where status = 'pending' and pair_owner is not null
    group by 3, 4, 5
   union all
   select 'failed', last_error_code::text, null, false, false, count(*)::int, null

@@ -115,6 +115,7 @@ export async function asyncReject(
           failed_at = now(),
           lease_owner = null,
           lease_expires_at = null,
+          pair_owner = null,
           wait_reason = null,
           -- An outcome, as in settle: the open claims (the crash-loop measure) start again.
           open_claims = 0

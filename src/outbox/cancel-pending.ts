@@ -156,6 +156,7 @@ export async function cancelPending(db: Db, run: CancelRun): Promise<CancelOutco
           status = 'discarded',
           lease_owner = null,
           lease_expires_at = null,
+          pair_owner = null,
           wait_reason = null,
           -- Its dead-letter age: when it stopped being live.
           failed_at = now(),

@@ -1,8 +1,7 @@
-import { and, eq, lte, type SQL, sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { dateFromEpochMs, epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
-import { usageEvents } from "../db/schema/usage-events.ts";
 
 /**
  * Open claims at which an event is a suspect: it was held by two workers (or one, twice) that
@@ -53,9 +52,10 @@ export interface ClaimOptions {
    */
   suspects?: boolean;
   /**
-   * Look for expired leases first (default true). The rescue reads every leased row, so a
-   * worker claiming many times a second asks it only now and then (reporter/claimer.ts): a
-   * lease expires after seconds, and a rescue found a poll later is as good.
+   * Look for expired leases first (default true). The rescue reads the events of every claim
+   * whose lease time has passed, so a worker claiming many times a second asks it only now and
+   * then (reporter/claimer.ts): a lease expires after seconds, and a rescue found a poll later
+   * is as good.
    */
   rescue?: boolean;
 }
@@ -73,9 +73,10 @@ export async function claim(
   // ahead of the backlog. Ordered by due time alone, a rescued retry (due later than a large
   // backlog inserted before it) would wait behind the whole queue, not lease + poll.
   const rescued = rescue ? await claimRescues(db, owner, leaseMs, limit, suspects) : [];
+  // Suspects come from rescues only: a suspect is an event whose lease expired, again.
   const rest =
-    rescued.length < limit
-      ? await claimDue(db, owner, leaseMs, limit - rescued.length, suspects)
+    rescued.length < limit && !suspects
+      ? await claimDue(db, owner, leaseMs, limit - rescued.length)
       : [];
   const rows = [...rescued, ...rest];
   // UPDATE … RETURNING has no order; keep the queue's order (rescues first) for the send queue.
@@ -97,12 +98,13 @@ type ClaimedRow = ClaimedEvent & { nextAttemptAt: Date; dbNowMs: number };
 
 /**
  * The rescue statement: pending events whose lease expired unsettled (their worker was killed,
- * crashed, froze or lost the database), found by reading usage_events_leased_idx whole: only
- * leased rows are in it (at most workers × held events, whatever the backlog), and it is keyed
- * by (customer, meter), not by expiry, so that no index names lease_expires_at and a heartbeat
- * renewing a lease stays a HOT update. Each rescue also writes a `worker_lost`
- * attempt row in the dead worker's name, so `trace` shows the claim that ended with no outcome
- * and not only the resend. Due time is not required: the lease, not the schedule, held them.
+ * crashed, froze or lost the database), found through the claims whose lease time has passed
+ * (usage_event_claims: one row per claim, about a lease's worth of rows), not through an index
+ * of usage_events, so that a claim changes no indexed column. The event's own lease, renewed by
+ * its worker's heartbeat, says whether it is lost. Each rescue is a claim of its own (a new
+ * claim row) and also writes a `worker_lost` attempt row in the dead worker's name, so `trace`
+ * shows the claim that ended with no outcome and not only the resend. Due time is not required:
+ * the lease, not the schedule, held them.
  */
 async function claimRescues(
   db: Db,
@@ -114,14 +116,31 @@ async function claimRescues(
   const found = await preparedRows<Record<string, unknown> & ClaimedRow>(
     db,
     suspects ? "meterline_claim_rescues_suspects" : "meterline_claim_rescues",
-    sql`
-    with lost as (
+    claimRescuesStatement(owner, leaseMs, limit, suspects),
+  );
+  return normalise(found);
+}
+
+/** claimRescues's one statement (exported so that a test can read its plan). */
+export function claimRescuesStatement(
+  owner: string,
+  leaseMs: number,
+  limit: number,
+  suspects: boolean,
+): SQL {
+  return sql`
+    with lost as materialized (
       select e.id, e.lease_owner, e.lease_expires_at
         from usage_events e
-       where e.status = 'pending'
+       -- The events of the claims whose lease time has passed, found by id (as an array, so
+       -- that the plan looks each up by key and never scans the table for them). Whichever
+       -- claim leased an event last, its row's time has passed if the event's lease has.
+       where e.id = any(array(
+               select x.id from usage_event_claims c cross join lateral unnest(c.event_ids) as x(id)
+                where c.expires_at < now()))
+         and e.status = 'pending'
          and e.next_attempt_at <= now()
-         -- lease_owner and lease_expires_at are set and cleared together; the owner test is what
-         -- lets the planner use the leased rows' partial index.
+         -- Not renewed: the worker stopped.
          and e.lease_owner is not null and e.lease_expires_at < now()
          and ${suspectTest(sql`e`, suspects)}
        -- (Only the leased rows are in the set, so sorting it costs little; one batch's leases
@@ -135,6 +154,7 @@ async function claimRescues(
       update usage_events e set
         lease_owner = ${owner},
         lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
+        pair_owner = ${pairOwner(owner)},
         claims = e.claims + 1,
         open_claims = e.open_claims + 1
       from lost
@@ -151,30 +171,64 @@ async function claimRescues(
         'its resend safe.',
         c.lost_at
       from claimed c
+    ),
+    ${recordClaim(owner, leaseMs)},
+    -- Claim rows whose time has passed and none of whose events is still leased to their owner
+    -- (settled, released, or rescued into a claim of their own) are done with. Rows still
+    -- holding a worker's events stay, and are looked at again. (This statement's own rescues
+    -- are not seen here: their rows go at the next rescue.)
+    finished as (
+      delete from usage_event_claims c
+       where c.expires_at < now()
+         -- A scalar subquery, not NOT EXISTS: that became an anti join, whose generic plan
+         -- hashed the whole of usage_events; this one looks each claim's events up by key.
+         and (select 1 from usage_events e
+               where e.id = any(c.event_ids) and e.status = 'pending' and e.lease_owner = c.owner
+               limit 1) is null
     )
     select ${claimedColumns}
-    from claimed e`,
-  );
-  return normalise(found);
+    from claimed e`;
+}
+
+/**
+ * The claim row of a claiming statement (a CTE named `recorded`, after `claimed`): one row for
+ * the whole claim, where the rescue will look once the lease could have expired.
+ */
+function recordClaim(owner: string, leaseMs: number): SQL {
+  return sql`recorded as (
+      insert into usage_event_claims (owner, expires_at, event_ids)
+      select ${owner}, now() + ${leaseMs}::float8 * interval '1 millisecond', array_agg(id)
+        from claimed
+      having count(*) > 0
+    )`;
+}
+
+/**
+ * The meters whose events may be in flight together for one customer (the v2 stream): a hashed
+ * list of a handful of meters, read once per statement.
+ */
+const streamMeters = sql`(select m.event_name from meters m where m.delivery_mode = 'meter_stream')`;
+
+/**
+ * pair_owner of a claimed event (usage_events e): the owner for the meters with a per-(customer,
+ * meter) rule, null for the stream's, whose claims then change no indexed column (HOT).
+ */
+function pairOwner(owner: string): SQL {
+  return sql`case when e.event_name in ${streamMeters} then null else ${owner} end`;
 }
 
 /** The queue's claiming statement: unleased due events, oldest due first (usage_events_due_idx). */
-async function claimDue(db: Db, owner: string, leaseMs: number, limit: number, suspects: boolean) {
+async function claimDue(db: Db, owner: string, leaseMs: number, limit: number) {
   const found = await preparedRows<Record<string, unknown> & ClaimedRow>(
     db,
-    suspects ? "meterline_claim_due_suspects" : "meterline_claim_due",
-    claimDueStatement(owner, leaseMs, limit, suspects),
+    "meterline_claim_due",
+    claimDueStatement(owner, leaseMs, limit),
   );
   return normalise(found);
 }
 
 /** claimDue's one statement (exported so that a test can read its plan). */
-export function claimDueStatement(
-  owner: string,
-  leaseMs: number,
-  limit: number,
-  suspects: boolean,
-): SQL {
+export function claimDueStatement(owner: string, leaseMs: number, limit: number): SQL {
   return sql`
     -- Picked once, in a CTE of its own: as "where e.id in (select … limit n for update skip
     -- locked)" the planner may rescan the subquery for each candidate row, and a rescan skips
@@ -190,27 +244,27 @@ export function claimDueStatement(
        where d.status = 'pending'
          -- Due by the DATABASE's clock, so workers on hosts with skewed clocks agree.
          and d.next_attempt_at <= now()
-         -- Unleased only: settles and releases clear the lease, and an expired one is a
-         -- rescue's (claimRescues), which also records the claim that ended with its worker
-         -- gone. Tested on lease_owner (cleared with lease_expires_at), the predicate of
-         -- usage_events_due_idx: the index holds no leased row, so this claim's new versions
-         -- add no entry to it.
+         -- Unleased only. pair_owner, the due index's predicate, is set only by a claim (and
+         -- cleared with the lease); lease_owner is tested on the row: the due index keeps
+         -- leased stream events (no index names the lease, so leasing one stays a HOT update),
+         -- and a claim skips the few in flight at its head. An expired lease is a rescue's
+         -- (claimRescues), which also records the claim that ended with its worker gone.
+         and d.pair_owner is null
          and d.lease_owner is null
          -- Stripe allows one v1 meter event or usage record in flight per (customer, meter):
-         -- leave a pair another live worker holds to that worker (usage_events_leased_idx). Two
-         -- claims racing in the same instant can still both take one pair; the cost is a 429
-         -- (throttled, uncounted). The v2 stream has no such rule: its meters' events skip the
-         -- test (a hashed list of a handful of meters, read once), which read every leased row,
-         -- in flight or dead since the last vacuum, on each stream claim.
-         and (d.event_name in (select m.event_name from meters m
-                where m.delivery_mode = 'meter_stream')
+         -- leave a pair another live worker holds to that worker (usage_events_leased_idx, which
+         -- holds only those meters' leased events). Two claims racing in the same instant can
+         -- still both take one pair; the cost is a 429 (throttled, uncounted). The v2 stream has
+         -- no such rule: its meters' events skip the test.
+         and (d.event_name in ${streamMeters}
               or not exists (select 1 from usage_events o
-              where o.status = 'pending' and o.lease_owner is not null
+              where o.status = 'pending' and o.pair_owner is not null
                 and o.customer_key = d.customer_key
                 and o.event_name = d.event_name
-                and o.lease_owner <> ${owner} and o.lease_expires_at > now()))
-         -- Suspects apart (see ClaimOptions.suspects and SUSPECT_OPEN_CLAIMS).
-         and ${suspectTest(sql`d`, suspects)}
+                and o.pair_owner <> ${owner} and o.lease_expires_at > now()))
+         -- Suspects are not tested here: a suspect is leased (its lease expired again), and
+         -- only rescues take leased events. An unleased event with open claims left over (a
+         -- person's retry of one cancelled while leased) is an ordinary event again.
        -- Oldest due first within each kind: a waiting or retried event goes behind what is due
        -- before it, so a poison event delays the others by at most one claim cycle.
        order by d.next_attempt_at
@@ -218,16 +272,23 @@ export function claimDueStatement(
        -- Concurrent workers skip each other's rows instead of queueing on them, and never take
        -- the same row: the row lock lasts until this statement's implicit transaction ends.
        for update skip locked
-    )
-    update usage_events e set
-      lease_owner = ${owner},
-      lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
-      -- Counts claims: an event claimed again and again without an outcome crashes its worker.
-      claims = e.claims + 1,
-      open_claims = e.open_claims + 1
-    from picked
-    where e.id = picked.id
-    returning ${claimedColumns}`;
+    ),
+    claimed as (
+      -- For a stream event no column set here is indexed: a HOT update (one WAL record, no
+      -- index entry; test/outbox/write-shape.test.ts).
+      update usage_events e set
+        lease_owner = ${owner},
+        lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
+        pair_owner = ${pairOwner(owner)},
+        -- Counts claims: an event claimed again and again without an outcome crashes its worker.
+        claims = e.claims + 1,
+        open_claims = e.open_claims + 1
+      from picked
+      where e.id = picked.id
+      returning ${claimedColumns}
+    ),
+    ${recordClaim(owner, leaseMs)}
+    select * from claimed`;
 }
 
 /** Whether an event is (or is not) a suspect, with the threshold as a literal (see claimDue). */
@@ -268,22 +329,24 @@ function normalise(found: (Record<string, unknown> & ClaimedRow)[]): ClaimedRow[
 }
 
 /**
- * Whether a suspect is waiting to be claimed: cheap (usage_events_suspect_idx holds only the
- * suspects), so a busy worker can ask once per poll and make room to send it alone, instead of
- * waiting to run dry, which under a backlog never happens.
+ * Whether a suspect is waiting to be claimed: cheap (it reads only the events of claims whose
+ * lease time has passed, about a poll's worth), so a busy worker can ask once per poll and make
+ * room to send it alone, instead of waiting to run dry, which under a backlog never happens.
  */
 export async function suspectDue(db: Db): Promise<boolean> {
-  const found = await db
-    .select({ id: usageEvents.id })
-    .from(usageEvents)
-    .where(
-      and(
-        eq(usageEvents.status, "pending"),
-        sql`${usageEvents.openClaims} >= ${SUSPECT_OPEN_CLAIMS}`,
-        lte(usageEvents.nextAttemptAt, sql`now()`),
-        sql`(${usageEvents.leaseExpiresAt} is null or ${usageEvents.leaseExpiresAt} < now())`,
-      ),
-    )
-    .limit(1);
+  const found = await preparedRows(db, "meterline_suspect_due", suspectDueStatement);
   return found.length > 0;
 }
+
+/** suspectDue's statement (exported so that a test can read its plan). */
+export const suspectDueStatement = sql`
+    select 1 as found
+      from usage_events e
+     -- (As the rescue finds them: claimRescuesStatement.)
+     where e.id = any(array(
+             select x.id from usage_event_claims c cross join lateral unnest(c.event_ids) as x(id)
+              where c.expires_at < now()))
+       and e.status = 'pending' and e.lease_owner is not null and e.lease_expires_at < now()
+       and e.next_attempt_at <= now()
+       and ${suspectTest(sql`e`, true)}
+     limit 1`;

@@ -15,6 +15,7 @@ export function discardDeadLetters(db: Db, run: DlqRun): Promise<DlqOutcome> {
       status = 'discarded',
       lease_owner = null,
       lease_expires_at = null,
+      pair_owner = null,
       wait_reason = null`,
     attemptNo: sql`b.attempts`,
     counts: "discarded",

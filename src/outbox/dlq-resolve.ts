@@ -18,6 +18,7 @@ export function resolveDeadLetters(db: Db, run: DlqRun): Promise<DlqOutcome> {
       reported_at = now(),
       lease_owner = null,
       lease_expires_at = null,
+      pair_owner = null,
       wait_reason = null`,
     attemptNo: sql`b.attempts`,
     counts: "reported",

@@ -54,6 +54,7 @@ export async function retryDeadLetters(db: Db, run: RetryRun): Promise<RetryOutc
       next_attempt_at = now(),
       lease_owner = null,
       lease_expires_at = null,
+      pair_owner = null,
       wait_reason = null,
       -- No longer a dead letter, so it has no dead-letter age; the audit row keeps the story.
       failed_at = null,

@@ -48,6 +48,7 @@ export function releaseStatement(
     update usage_events as e set
       lease_owner = null,
       lease_expires_at = null,
+      pair_owner = null,
       -- A clean end of the claim, not a crash: the open claims start again from 0.
       open_claims = 0,
       next_attempt_at = case when ${delay}::float8 is null then e.next_attempt_at

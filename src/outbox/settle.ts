@@ -106,6 +106,7 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         -- The outcome is written: the lease has done its job.
         lease_owner = null,
         lease_expires_at = null,
+        pair_owner = null,
         -- The database's clock again, so hosts with skewed clocks agree on when it is due.
         next_attempt_at = case when v.status = 'pending'
           then now() + v.delay_ms * interval '1 millisecond'

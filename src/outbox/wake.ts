@@ -44,8 +44,8 @@ export async function wakeWaiting(
         eq(usageEvents.status, "pending"),
         gt(usageEvents.nextAttemptAt, sql`now()`),
         inArray(usageEvents.waitReason, reasons),
-        // Unleased (usage_events_due_idx's predicate). An expired lease needs no waking: a leased
-        // event was due when claimed, so next_attempt_at > now() already leaves it out.
+        // Unleased. An expired lease needs no waking: a leased event was due when claimed, so
+        // next_attempt_at > now() already leaves it out.
         isNull(usageEvents.leaseOwner),
       ),
     )

@@ -72,7 +72,7 @@ export class Claimer {
 /**
  * Whether a claim at `now` also looks for expired leases: at most once a poll interval (and a
  * tenth of a lease, for short leases). A worker with a backlog claims many times a second, and
- * the rescue reads every leased row (in flight, whatever the backlog) each time it runs.
+ * the rescue reads the events of every claim whose lease time has passed each time it runs.
  */
 export function rescueDue(
   lastAt: number,

@@ -19,7 +19,7 @@ describe.each(backends)("the due claim's pick, on %s", (kind) => {
 
   for (const mode of ["custom", "generic"] as const) {
     it(`is one CTE, scanned once by the update (${mode} plan)`, async () => {
-      const plan = await planOf(database, claimDueStatement("w1", 60_000, 1, false), mode);
+      const plan = await planOf(database, claimDueStatement("w1", 60_000, 1), mode);
       expect(plan).toContain('"Subplan Name":"CTE picked"');
       expect(plan).toContain('"Node Type":"CTE Scan"');
       // The LIMIT and the row locks are inside the CTE, not in a subquery of the update.

@@ -6,22 +6,9 @@ import { statsStatement } from "../../src/ops/stats.ts";
 import { eventCounts } from "../../src/outbox/event-counts.ts";
 import { removeBatchStatement } from "../../src/outbox/retention.ts";
 import { backends, freshDatabase } from "../support/db.ts";
-import { planOf } from "../support/plans.ts";
+import { planOf, seqScansOf } from "../support/plans.ts";
 
 const DAY = 86_400_000;
-
-/** Every plan node that reads `relation` by a sequential scan. */
-function seqScansOf(plan: string, relation: string): unknown[] {
-  const found: unknown[] = [];
-  const walk = (node: unknown) => {
-    if (node === null || typeof node !== "object") return;
-    const n = node as Record<string, unknown>;
-    if (n["Node Type"] === "Seq Scan" && n["Relation Name"] === relation) found.push(n);
-    for (const v of Object.values(n)) walk(v);
-  };
-  walk(JSON.parse(plan));
-  return found;
-}
 
 // 60,000 reported events with an attempt each (most older than the horizon) over 300 customers beside a few that need
 // a person: a retention batch and stats must reach what they need through indexes, never by

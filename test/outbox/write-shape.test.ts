@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Database, Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
+import { meters } from "../../src/db/schema/meters.ts";
 import { usageEventAttempts } from "../../src/db/schema/usage-event-attempts.ts";
 import { usageEvents } from "../../src/db/schema/usage-events.ts";
 import { claim } from "../../src/outbox/claim.ts";
@@ -59,6 +60,36 @@ describe.each(backends)("outbox write shape on %s", (kind) => {
     expect(await settle(database.db, "w1", [delivered(event)])).toEqual(new Set(["e1"]));
   });
 
+  it("a stream event's claim is a HOT update; a v1 event's enters the leased pairs' index", async () => {
+    await database.db.delete(meters);
+    await database.db.insert(meters).values({ eventName: "tokens", deliveryMode: "meter_stream" });
+    await insertEvents(database.db, [
+      { id: "s1", customerKey: "acme", eventName: "tokens", value: 1, occurredAt: new Date() },
+    ]);
+    const claimOne = (id: string) =>
+      database.db.transaction(async (tx) => {
+        const db = tx as unknown as Db;
+        // Only `id` is due (moving the others is not part of the claim's count).
+        await db.execute(sql`update usage_events set next_attempt_at = case when id = ${id}
+                               then now() - interval '1 minute' else now() + interval '1 hour' end`);
+        const before = await updateCounters(db);
+        const { events } = await claim(db, { owner: "w1", leaseMs: 60_000, limit: 10 });
+        const after = await updateCounters(db);
+        expect(events.map((e) => e.id)).toEqual([id]);
+        return { updated: after.updated - before.updated, hot: after.hot - before.hot };
+      });
+    expect(await claimOne("s1")).toEqual({ updated: 1, hot: 1 });
+    expect(await claimOne("e1")).toEqual({ updated: 1, hot: 0 });
+    const owners = await rows<{ id: string; pair_owner: string | null }>(
+      database.db,
+      sql`select id, pair_owner from usage_events order by id`,
+    );
+    expect(owners).toEqual([
+      { id: "e1", pair_owner: "w1" },
+      { id: "s1", pair_owner: null },
+    ]);
+  });
+
   it("usage_events has only the indexes a hot or an operator query reads, and room for HOT", async () => {
     const indexes = await rows<{ name: string; def: string }>(
       database.db,
@@ -71,17 +102,17 @@ describe.each(backends)("outbox write shape on %s", (kind) => {
     expect(shape).toEqual({
       usage_events_customer_idx: "(customer_key, status, occurred_at)",
       usage_events_dead_letter_idx: "(last_error_code, failed_at) WHERE (status = 'failed')",
+      // None names a lease column (lease_owner, lease_expires_at, claims, open_claims): a
+      // stream claim stays HOT.
       usage_events_due_idx:
-        "(next_attempt_at) WHERE ((status = 'pending') AND (lease_owner IS NULL))",
+        "(next_attempt_at) WHERE ((status = 'pending') AND (pair_owner IS NULL))",
       usage_events_leased_idx:
-        "(customer_key, event_name) WHERE ((status = 'pending') AND (lease_owner IS NOT NULL))",
+        "(customer_key, event_name) WHERE ((status = 'pending') AND (pair_owner IS NOT NULL))",
       usage_events_pkey: "(id)",
       // The dashboard's throughput (ops/throughput.ts): settle changes status anyway, so it
       // costs no HOT update, and BRIN adds a write only when a range's summary widens.
       usage_events_reported_brin:
         "brin (reported_at) WITH (autosummarize='on') WHERE (status = 'reported')",
-      usage_events_suspect_idx:
-        "(next_attempt_at) WHERE ((status = 'pending') AND (open_claims >= 2))",
     });
     const [options] = await rows<{ options: string[] | null }>(
       database.db,

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
+import { usageEventClaims } from "../../src/db/schema/usage-event-claims.ts";
 import { usageEvents } from "../../src/db/schema/usage-events.ts";
 import { claim } from "../../src/outbox/claim.ts";
 import { backends, freshDatabase } from "../support/db.ts";
@@ -38,6 +39,12 @@ describe.each(backends)("claim order on %s", (kind) => {
       leaseOwner: "killed-worker",
       leaseExpiresAt: sql`now() - interval '1 second'`,
       claims: 1,
+    });
+    // Its claim's row, where the rescue looks for expired leases.
+    await database.db.insert(usageEventClaims).values({
+      owner: "killed-worker",
+      expiresAt: sql`now() - interval '1 second'`,
+      eventIds: ["orphan"],
     });
     const { events } = await claim(database.db, { owner: "rescuer", leaseMs: 10_000, limit: 10 });
     expect(events).toHaveLength(10);

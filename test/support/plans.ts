@@ -26,7 +26,10 @@ export async function planOf(database: Database, statement: SQL, mode: "custom" 
       await rows(db, sql.raw("set plan_cache_mode = force_generic_plan"));
       const plan = await rows(
         db,
-        sql.raw(`explain (format json) execute plan_probe(${params.map(literal).join(", ")})`),
+        // (No parentheses for a statement without parameters: `execute p()` is a syntax error.)
+        sql.raw(
+          `explain (format json) execute plan_probe${params.length > 0 ? `(${params.map(literal).join(", ")})` : ""}`,
+        ),
       );
       return JSON.stringify(plan);
     } finally {
@@ -34,4 +37,17 @@ export async function planOf(database: Database, statement: SQL, mode: "custom" 
       await rows(db, sql.raw("deallocate plan_probe"));
     }
   });
+}
+
+/** Every plan node that reads `relation` by a sequential scan. */
+export function seqScansOf(plan: string, relation: string): unknown[] {
+  const found: unknown[] = [];
+  const walk = (node: unknown) => {
+    if (node === null || typeof node !== "object") return;
+    const n = node as Record<string, unknown>;
+    if (n["Node Type"] === "Seq Scan" && n["Relation Name"] === relation) found.push(n);
+    for (const v of Object.values(n)) walk(v);
+  };
+  walk(JSON.parse(plan));
+  return found;
 }

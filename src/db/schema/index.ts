@@ -9,6 +9,7 @@ export * from "./retention-runs.ts";
 export * from "./stripe-events.ts";
 export * from "./subscription-items.ts";
 export * from "./usage-event-attempts.ts";
+export * from "./usage-event-claims.ts";
 export * from "./usage-event-counts.ts";
 export * from "./usage-events.ts";
 export * from "./workers.ts";

@@ -34,8 +34,15 @@ export const usageEvents = pgTable(
      */
     openClaims: integer("open_claims").notNull().default(0),
     nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
+    /** The worker holding the event, while it holds it. No index names it (see the indexes). */
     leaseOwner: text("lease_owner"),
     leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }),
+    /**
+     * lease_owner again, for events of meters with a per-(customer, meter) concurrency rule (v1
+     * meter events, usage records) and null for the v2 stream's: what usage_events_leased_idx
+     * holds, so that leasing a stream event changes no indexed column (outbox/claim.ts).
+     */
+    pairOwner: text("pair_owner"),
     firstAttemptAt: timestamp("first_attempt_at", { withTimezone: true }),
     /**
      * Written BEFORE the event's first request leaves, and never cleared: from then on Stripe may
@@ -65,27 +72,23 @@ export const usageEvents = pgTable(
     failedAt: timestamp("failed_at", { withTimezone: true }),
   },
   (t) => [
-    // The claim's hot path: due, unleased pending events in order. Partial, so that reported and
-    // failed rows (the vast majority over time) cost the claim nothing: cost per event must not
-    // grow with backlog. Leased rows are left out too: a claim's new row version then adds no
-    // entry here (a WAL record saved per claimed event), and the claim never scans past what is
-    // in flight. An expired lease is the rescue's to find (usage_events_leased_idx).
-    // No index names lease_expires_at, so a heartbeat renewing a lease is a HOT update.
+    // The claim's hot path: due pending events in order. Partial, so that reported and failed
+    // rows (the vast majority over time) cost the claim nothing: cost per event must not grow
+    // with backlog. It names no lease column, so a claim that sets none of its columns is a HOT
+    // update: leased stream events stay in it (a claim skips the few in flight at the head of
+    // the queue). Leased events of the meters with a per-(customer, meter) rule (pair_owner set)
+    // move to usage_events_leased_idx instead: that claim is no HOT update anyway, and it adds
+    // one entry, not two. No index names lease_owner, lease_expires_at, claims or open_claims;
+    // expired leases are found through usage_event_claims.
     index("usage_events_due_idx")
       .on(t.nextAttemptAt)
-      .where(sql`${t.status} = 'pending' and ${t.leaseOwner} is null`),
-    // Leased events, by (customer, meter): only what is in flight is in it, whatever the backlog.
-    // Read two ways: a claim skips pairs another worker is sending (outbox/claim.ts, NOT EXISTS),
-    // and the rescue reads it whole for leases that expired (a set of at most workers × held
-    // events). One index for both: each claimed event costs one entry, not two.
+      .where(sql`${t.status} = 'pending' and ${t.pairOwner} is null`),
+    // Leased events of meters with a per-(customer, meter) concurrency rule, by that pair: a
+    // claim skips pairs another worker is sending (outbox/claim.ts, NOT EXISTS). Stream events
+    // never enter it (pair_owner stays null), so their claims stay HOT.
     index("usage_events_leased_idx")
       .on(t.customerKey, t.eventName)
-      .where(sql`${t.status} = 'pending' and ${t.leaseOwner} is not null`),
-    // Suspects (claims ending with their worker gone): a handful of rows, found without scanning
-    // the backlog, so a worker can tell cheaply whether one waits (outbox/claim.ts).
-    index("usage_events_suspect_idx")
-      .on(t.nextAttemptAt)
-      .where(sql`${t.status} = 'pending' and ${t.openClaims} >= 2`),
+      .where(sql`${t.status} = 'pending' and ${t.pairOwner} is not null`),
     // Dead letters by code and age: the systemic revert (reporter path: one code, failed within
     // a window, outbox/revert-systemic.ts) and the operators' listings and actions by code.
     // Partial, so that reported rows (nearly every row, nearly every settle) never enter it: an
@@ -102,7 +105,7 @@ export const usageEvents = pgTable(
     index("usage_events_customer_idx").on(t.customerKey, t.status, t.occurredAt),
     // Reported events by when: the dashboard's throughput (ops/throughput.ts) reads the last
     // hour's pages only. BRIN, a few pages for millions of rows: settle already changes indexed
-    // columns (status, lease_owner), so it was no HOT update, and a BRIN entry costs it nothing
+    // columns (status), so it was no HOT update, and a BRIN entry costs it nothing
     // unless the event widens its page range's summary, which reports in time order rarely do.
     index("usage_events_reported_brin")
       .using("brin", t.reportedAt)
@@ -110,10 +113,10 @@ export const usageEvents = pgTable(
   ],
 );
 // Storage: fillfactor 50, hand-written in drizzle/0006_narrow_outbox_writes.sql (drizzle cannot
-// express it). A claim is not a HOT update (the lease is indexed) and it leases every row of a
-// page at once (rows sit in queue order); with half of each page free, the claimed versions stay
-// on their page, and mark-sent's first_sent_at (no index names it) and a heartbeat's renewed
-// lease_expires_at (idem) are then HOT updates: one WAL record each, no index entry. At 80 % most
-// claimed versions moved to other pages and mark-sent stayed non-HOT (measured).
+// express it). A claim leases every row of a page at once (rows sit in queue order); with half
+// of each page free, the claimed versions stay on their page, so a stream claim, mark-sent's
+// first_sent_at and a heartbeat's renewed lease_expires_at (no index names them) are HOT
+// updates: one WAL record each, no index entry. At 80 % most claimed versions moved to other
+// pages and mark-sent stayed non-HOT (measured).
 
 export type UsageEvent = typeof usageEvents.$inferSelect;
