@@ -29,6 +29,8 @@ import { cpuCell, num, rate, type Table } from "./table.ts";
 interface Shape {
   name: "stream" | "one_event";
   label: string;
+  /** The meter's delivery mode: a stream claim leases differently (outbox/claim.ts). */
+  mode: "meter_stream" | "meter_events";
   claim: number;
   depth: number;
   mark: number;
@@ -36,8 +38,24 @@ interface Shape {
 }
 
 const SHAPES: Shape[] = [
-  { name: "stream", label: "v2 stream", claim: 400, depth: 4, mark: 100, settle: 200 },
-  { name: "one_event", label: "one-event requests", claim: 100, depth: 1, mark: 20, settle: 20 },
+  {
+    name: "stream",
+    label: "v2 stream",
+    mode: "meter_stream",
+    claim: 400,
+    depth: 4,
+    mark: 100,
+    settle: 200,
+  },
+  {
+    name: "one_event",
+    label: "one-event requests",
+    mode: "meter_events",
+    claim: 100,
+    depth: 1,
+    mark: 20,
+    settle: 20,
+  },
 ];
 
 const KINDS = ["claim", "mark", "settle"] as const;
@@ -82,7 +100,7 @@ export async function runOutbox(
     rows: [],
     notes: [
       "Method: the reporter's own functions (outbox/claim.ts claim, mark-sent.ts markSent, settle.ts settle with rows from reporter/settle-rows.ts, every event delivered) run in the bench process over ONE pooled connection, in a worker's order: claim (kept `depth` claims in flight), mark each request's events before it would leave, settle. Postgres CPU is that backend's time on CPU (/proc/<pid>/schedstat, in ns) read around each statement, so it splits by kind; the bench process's CPU is the driver's and the statements' building (less its own reads of schedstat). WAL from pg_stat_wal: server-wide, so anything else writing meanwhile counts too.",
-      `Batch shapes: v2 stream = claims of 400, 4 in flight, a mark per 100-event request, settles of 200; one-event requests = claims of 100, marks and settles of 20 events (what v1's 20 ms lingers gather at 1,000 requests/s). ${num(options.outboxEvents)} pending events per shape (200 customers, one meter) inserted with generate_series and VACUUM ANALYZEd first.`,
+      `Batch shapes: v2 stream = claims of 400, 4 in flight, a mark per 100-event request, settles of 200; one-event requests = claims of 100, marks and settles of 20 events (what v1's 20 ms lingers gather at 1,000 requests/s). ${num(options.outboxEvents)} pending events per shape (200 customers, one meter: v2 stream's in meter_stream mode, the other's in meter_events) inserted with generate_series and VACUUM ANALYZEd first.`,
       ...footer(),
     ],
   };
@@ -124,6 +142,7 @@ async function measure(options: BenchOptions, shape: Shape): Promise<Measured> {
     const setup = await openTarget(target);
     try {
       await seedForIngest(setup.db, options.customers);
+      await setup.db.execute(sql`update meters set delivery_mode = ${shape.mode}`);
       await insertBacklog(setup.db, {
         prefix: "ob",
         n: options.outboxEvents,
