@@ -33,6 +33,7 @@ describe.each(backends)("migrations on %s", (kind) => {
         "stripe_events",
         "subscription_items",
         "usage_event_attempts",
+        "usage_event_claims",
         "usage_event_counts",
         "usage_events",
         "workers",
