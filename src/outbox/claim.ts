@@ -132,12 +132,9 @@ export function claimRescuesStatement(
     with lost as materialized (
       select e.id, e.lease_owner, e.lease_expires_at
         from usage_events e
-       -- The events of the claims whose lease time has passed, found by id (as an array, so
-       -- that the plan looks each up by key and never scans the table for them). Whichever
-       -- claim leased an event last, its row's time has passed if the event's lease has.
-       where e.id = any(array(
-               select x.id from usage_event_claims c cross join lateral unnest(c.event_ids) as x(id)
-                where c.expires_at < now()))
+       -- Whichever claim leased an event last, its row's time has passed if the event's
+       -- lease has.
+       where e.id = any(${expiredClaimEvents})
          and e.status = 'pending'
          and e.next_attempt_at <= now()
          -- Not renewed: the worker stopped.
@@ -153,7 +150,7 @@ export function claimRescuesStatement(
     claimed as (
       update usage_events e set
         lease_owner = ${owner},
-        lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
+        lease_expires_at = ${leaseEnd(leaseMs)},
         pair_owner = ${pairOwner(owner)},
         claims = e.claims + 1,
         open_claims = e.open_claims + 1
@@ -191,13 +188,26 @@ export function claimRescuesStatement(
 }
 
 /**
+ * The ids of the events of every claim whose lease time has passed, as an array: compared with
+ * `id = any(...)`, the plan looks each up by key and never scans usage_events for them.
+ */
+const expiredClaimEvents = sql`array(
+      select x.id from usage_event_claims c cross join lateral unnest(c.event_ids) as x(id)
+       where c.expires_at < now())`;
+
+/** When a lease taken now ends, by the database's clock. */
+function leaseEnd(leaseMs: number): SQL {
+  return sql`now() + ${leaseMs}::float8 * interval '1 millisecond'`;
+}
+
+/**
  * The claim row of a claiming statement (a CTE named `recorded`, after `claimed`): one row for
  * the whole claim, where the rescue will look once the lease could have expired.
  */
 function recordClaim(owner: string, leaseMs: number): SQL {
   return sql`recorded as (
       insert into usage_event_claims (owner, expires_at, event_ids)
-      select ${owner}, now() + ${leaseMs}::float8 * interval '1 millisecond', array_agg(id)
+      select ${owner}, ${leaseEnd(leaseMs)}, array_agg(id)
         from claimed
       having count(*) > 0
     )`;
@@ -278,7 +288,7 @@ export function claimDueStatement(owner: string, leaseMs: number, limit: number)
       -- index entry; test/outbox/write-shape.test.ts).
       update usage_events e set
         lease_owner = ${owner},
-        lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond',
+        lease_expires_at = ${leaseEnd(leaseMs)},
         pair_owner = ${pairOwner(owner)},
         -- Counts claims: an event claimed again and again without an outcome crashes its worker.
         claims = e.claims + 1,
@@ -342,10 +352,7 @@ export async function suspectDue(db: Db): Promise<boolean> {
 export const suspectDueStatement = sql`
     select 1 as found
       from usage_events e
-     -- (As the rescue finds them: claimRescuesStatement.)
-     where e.id = any(array(
-             select x.id from usage_event_claims c cross join lateral unnest(c.event_ids) as x(id)
-              where c.expires_at < now()))
+     where e.id = any(${expiredClaimEvents})
        and e.status = 'pending' and e.lease_owner is not null and e.lease_expires_at < now()
        and e.next_attempt_at <= now()
        and ${suspectTest(sql`e`, true)}
