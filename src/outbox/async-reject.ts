@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { addToCount } from "./event-counts.ts";
+import { leaseCleared } from "./lease-sql.ts";
 
 /**
  * What applying recorded asynchronous rejections did, by identifier. Every identifier passed in
@@ -113,9 +114,7 @@ export async function asyncReject(
           -- reverts only HTTP rejections, and this one is never systemic).
           last_http_status = null,
           failed_at = now(),
-          lease_owner = null,
-          lease_expires_at = null,
-          pair_owner = null,
+          ${leaseCleared},
           wait_reason = null,
           -- An outcome, as in settle: the open claims (the crash-loop measure) start again.
           open_claims = 0

@@ -3,6 +3,7 @@ import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { DRY_RUN_SAMPLE, MATCHED_IDS_MAX, REFUSED_SAMPLE } from "./dlq-statement.ts";
 import { addToCount } from "./event-counts.ts";
+import { leaseCleared } from "./lease-sql.ts";
 import { leasedNow, namedIds, type PendingTarget, pendingWhere } from "./pending-where.ts";
 
 /** How an operator asks to cancel pending events. */
@@ -154,9 +155,7 @@ export async function cancelPending(db: Db, run: CancelRun): Promise<CancelOutco
     ? sql`select id from batch where false`
     : sql`update usage_events as e set
           status = 'discarded',
-          lease_owner = null,
-          lease_expires_at = null,
-          pair_owner = null,
+          ${leaseCleared},
           wait_reason = null,
           -- Its dead-letter age: when it stopped being live.
           failed_at = now(),

@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { dateFromEpochMs, epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
+import { leaseEnd } from "./lease-sql.ts";
 
 /**
  * Open claims at which an event is a suspect: it was held by two workers (or one, twice) that
@@ -132,14 +133,8 @@ export function claimRescuesStatement(
     with lost as materialized (
       select e.id, e.lease_owner, e.lease_expires_at
         from usage_events e
-       -- Whichever claim leased an event last, its row's time has passed if the event's
-       -- lease has.
-       where e.id = any(${expiredClaimEvents})
-         and e.status = 'pending'
-         and e.next_attempt_at <= now()
-         -- Not renewed: the worker stopped.
-         and e.lease_owner is not null and e.lease_expires_at < now()
-         and ${suspectTest(sql`e`, suspects)}
+       where ${leaseLost}
+         and ${suspectTest(suspects)}
        -- (Only the leased rows are in the set, so sorting it costs little; one batch's leases
        -- expire together.)
        order by e.next_attempt_at
@@ -195,10 +190,16 @@ const expiredClaimEvents = sql`array(
       select x.id from usage_event_claims c cross join lateral unnest(c.event_ids) as x(id)
        where c.expires_at < now())`;
 
-/** When a lease taken now ends, by the database's clock. */
-function leaseEnd(leaseMs: number): SQL {
-  return sql`now() + ${leaseMs}::float8 * interval '1 millisecond'`;
-}
+/**
+ * A pending, due event of usage_events e whose lease ran out unsettled: its worker stopped
+ * renewing it (the rescue takes it; suspectDue asks whether a suspect is among them). Found
+ * through the claim rows: whichever claim leased an event last, its row's time has passed if
+ * the event's lease has.
+ */
+const leaseLost = sql`e.id = any(${expiredClaimEvents})
+         and e.status = 'pending'
+         and e.next_attempt_at <= now()
+         and e.lease_owner is not null and e.lease_expires_at < now()`;
 
 /**
  * The claim row of a claiming statement (a CTE named `recorded`, after `claimed`): one row for
@@ -301,12 +302,10 @@ export function claimDueStatement(owner: string, leaseMs: number, limit: number)
     select * from claimed`;
 }
 
-/** Whether an event is (or is not) a suspect, with the threshold as a literal (see claimDue). */
-function suspectTest(alias: SQL, suspects: boolean): SQL {
+/** Whether an event of usage_events e is (or is not) a suspect (SUSPECT_OPEN_CLAIMS). */
+function suspectTest(suspects: boolean): SQL {
   const threshold = sql.raw(String(SUSPECT_OPEN_CLAIMS));
-  return suspects
-    ? sql`${alias}.open_claims >= ${threshold}`
-    : sql`${alias}.open_claims < ${threshold}`;
+  return suspects ? sql`e.open_claims >= ${threshold}` : sql`e.open_claims < ${threshold}`;
 }
 
 /**
@@ -352,8 +351,6 @@ export async function suspectDue(db: Db): Promise<boolean> {
 export const suspectDueStatement = sql`
     select 1 as found
       from usage_events e
-     where e.id = any(${expiredClaimEvents})
-       and e.status = 'pending' and e.lease_owner is not null and e.lease_expires_at < now()
-       and e.next_attempt_at <= now()
-       and ${suspectTest(sql`e`, true)}
+     where ${leaseLost}
+       and ${suspectTest(true)}
      limit 1`;

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { byWhom, type DlqOutcome, type DlqRun, runDlq } from "./dlq-statement.ts";
+import { leaseCleared } from "./lease-sql.ts";
 
 /**
  * Operator discard: failed → discarded, in one guarded statement per batch (see runDlq). The
@@ -13,9 +14,7 @@ export function discardDeadLetters(db: Db, run: DlqRun): Promise<DlqOutcome> {
     refuse: sql`false`,
     set: sql`
       status = 'discarded',
-      lease_owner = null,
-      lease_expires_at = null,
-      pair_owner = null,
+      ${leaseCleared},
       wait_reason = null`,
     attemptNo: sql`b.attempts`,
     counts: "discarded",

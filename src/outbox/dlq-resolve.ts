@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { byWhom, type DlqOutcome, type DlqRun, runDlq } from "./dlq-statement.ts";
+import { leaseCleared } from "./lease-sql.ts";
 
 /**
  * Operator resolve as delivered: failed → reported, in one guarded statement per batch (see
@@ -16,9 +17,7 @@ export function resolveDeadLetters(db: Db, run: DlqRun): Promise<DlqOutcome> {
     set: sql`
       status = 'reported',
       reported_at = now(),
-      lease_owner = null,
-      lease_expires_at = null,
-      pair_owner = null,
+      ${leaseCleared},
       wait_reason = null`,
     attemptNo: sql`b.attempts`,
     counts: "reported",

@@ -3,6 +3,7 @@ import type { Db } from "../db/connect.ts";
 import { countCauses, type RetryCauseCounts, readRetryCheck } from "./dlq-retry-check.ts";
 import { byWhom, type DlqOutcome, type DlqRun, runDlq } from "./dlq-statement.ts";
 import { dedupExpired } from "./dlq-where.ts";
+import { leaseCleared } from "./lease-sql.ts";
 
 /** A retry: a DlqRun plus what the dedup-window rule needs. */
 export interface RetryRun extends DlqRun {
@@ -52,9 +53,7 @@ export async function retryDeadLetters(db: Db, run: RetryRun): Promise<RetryOutc
       -- grows, so the settle guard (lease owner + claims) still fences off a stale worker.
       attempts = 0,
       next_attempt_at = now(),
-      lease_owner = null,
-      lease_expires_at = null,
-      pair_owner = null,
+      ${leaseCleared},
       wait_reason = null,
       -- No longer a dead letter, so it has no dead-letter age; the audit row keeps the story.
       failed_at = null,

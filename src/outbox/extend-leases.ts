@@ -2,6 +2,7 @@ import { param, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { preparedRows } from "../db/prepared.ts";
 import { stillPending } from "./by-id-guards.ts";
+import { leaseEnd } from "./lease-sql.ts";
 
 /**
  * The heartbeat: extends the leases this worker still holds (queued or in flight), so a slow
@@ -27,7 +28,7 @@ export async function extendLeases(
 export function extendLeasesStatement(owner: string, ids: string[], leaseMs: number): SQL {
   return sql`
     update usage_events as e set
-      lease_expires_at = now() + ${leaseMs}::float8 * interval '1 millisecond'
+      lease_expires_at = ${leaseEnd(leaseMs)}
     -- One array parameter (param(): a bare array would become a list, a new text per size).
     where e.id = any(${param(ids)}::text[])
       -- Only leases still ours: one that expired and was taken by another worker stays theirs.

@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { claimRefRows, stillPending } from "./by-id-guards.ts";
+import { leaseCleared } from "./lease-sql.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** An event to give back, with the claim it was leased by. */
@@ -46,9 +47,7 @@ export function releaseStatement(
   const delay = delayMs ?? null;
   return sql`
     update usage_events as e set
-      lease_owner = null,
-      lease_expires_at = null,
-      pair_owner = null,
+      ${leaseCleared},
       -- A clean end of the claim, not a crash: the open claims start again from 0.
       open_claims = 0,
       next_attempt_at = case when ${delay}::float8 is null then e.next_attempt_at

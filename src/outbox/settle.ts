@@ -5,6 +5,7 @@ import type { EventStatus } from "../db/schema/usage-events.ts";
 import { asyncRejectionMessage } from "./async-reject.ts";
 import { batchSize, stillPending } from "./by-id-guards.ts";
 import { addToCount } from "./event-counts.ts";
+import { leaseCleared } from "./lease-sql.ts";
 import type { WaitReason } from "./reasons.ts";
 
 /** The last error an event shows (last_error_* columns). */
@@ -104,9 +105,7 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         -- An outcome: the open claims (the crash-loop measure) start again from 0.
         open_claims = 0,
         -- The outcome is written: the lease has done its job.
-        lease_owner = null,
-        lease_expires_at = null,
-        pair_owner = null,
+        ${leaseCleared},
         -- The database's clock again, so hosts with skewed clocks agree on when it is due.
         next_attempt_at = case when v.status = 'pending'
           then now() + v.delay_ms * interval '1 millisecond'
