@@ -209,11 +209,15 @@ export function startReporter(deps: ReporterDeps): Reporter {
           continue;
         }
         // One-event requests hold a batch; the stream several requests' worth; either claims in
-        // batches, not one at a time (claim-size.ts).
-        const sending = queue.singlesInFlight;
-        const room = claimSize({ ...held.unsettled(), sending }, settings, streaming);
+        // batches, not one at a time (claim-size.ts). No room: sleep until a request's end or a
+        // settle makes some (not at every one of them), or a poll later.
+        const room = roomToClaim();
         if (room === 0) {
-          await Promise.race([progress.wait(settings.pollMs), interrupt.wait(settings.pollMs)]);
+          const some = () => roomToClaim() > 0;
+          await Promise.race([
+            progress.wait(settings.pollMs, some),
+            interrupt.wait(settings.pollMs),
+          ]);
           continue;
         }
         const events = await claimBatch(room);
@@ -235,6 +239,12 @@ export function startReporter(deps: ReporterDeps): Reporter {
         await interrupt.wait(settings.pollMs);
       }
     }
+  }
+
+  /** How many events to claim now (claim-size.ts); 0: wait for room. */
+  function roomToClaim(): number {
+    const sending = queue.singlesInFlight;
+    return claimSize({ ...held.unsettled(), sending }, settings, streaming);
   }
 
   /** Queues an item to send; a stream event is held apart (claim-size.ts). */
