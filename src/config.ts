@@ -59,12 +59,14 @@ const envSchema = z.object({
   METERLINE_SYSTEMIC_CUSTOMERS: int(2, 10_000).default(5),
   METERLINE_SYSTEMIC_WINDOW_MS: int(1000).default(60_000),
   METERLINE_RATE_LIMIT: int(1, 100_000).optional(),
-  // 20 ms: at v1's ~1,000 requests/s a settle then writes ~20 outcomes and a mark ~20 first
-  // sends per statement, and each statement costs Postgres ~0.3–0.5 ms of CPU whatever it holds
-  // (v1 e2e, 20,000 events: Postgres 0.27 → 0.18 ms/event, worker 0.52 → 0.43, against 5 ms).
-  // A mark's wait delays its request's departure, so the linger counts against the concurrency:
-  // at 30 ms, 64 in flight no longer kept up with 1,000/s (947/s).
-  METERLINE_SETTLE_LINGER_MS: int(0, 1000).default(20),
+  // Each statement costs Postgres ~0.3–0.5 ms of CPU whatever it holds, so outcomes and first
+  // sends wait to share one. A settle delays nothing but the outcome's writing: 100 ms gathers
+  // ~100 of v1's ~1,000 outcomes/s per statement (v1 e2e, 20,000 events, Postgres, one 2-core
+  // machine: Postgres 0.11 → 0.087 ms/event, worker 0.275 → 0.25, against 20 ms). A mark's wait
+  // delays its request's departure, so that linger counts against the concurrency: at 30 ms,
+  // 64 in flight no longer kept up with 1,000/s (947/s); at 20 ms a mark holds ~20 first sends.
+  METERLINE_SETTLE_LINGER_MS: int(0, 1000).default(100),
+  METERLINE_MARK_LINGER_MS: int(0, 1000).default(20),
   // 64: the stream's requests take ~100 ms from claim to answer under load (the mark's and the
   // settle's linger, the queue behind the claim), so what is held bounds the rate by Little's
   // law. v2 e2e, 100,000 events, Postgres, one 2-core machine: depth 16 → 14.8k events/s,
@@ -160,8 +162,10 @@ export interface Config {
     systemicWindowMs: number;
     /** The account's Stripe requests per second, shared by the live workers; null: by the key's mode (reporter/limiter.ts). */
     rateLimit: number | null;
-    /** How long a settle, and a first send's mark, waits for others to share its statement (never over a tenth of the lease). */
+    /** How long a settle waits for others to share its statement (never over a tenth of the lease). */
     settleLingerMs: number;
+    /** How long a first send's mark waits for others to share its statement (never over a tenth of the lease). */
+    markLingerMs: number;
     /** v2 stream: how many full requests' worth of events (100 each) a worker holds, to keep that many in flight. */
     streamDepth: number;
   };
@@ -236,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       systemicWindowMs: e.METERLINE_SYSTEMIC_WINDOW_MS,
       rateLimit: e.METERLINE_RATE_LIMIT ?? null,
       settleLingerMs: e.METERLINE_SETTLE_LINGER_MS,
+      markLingerMs: e.METERLINE_MARK_LINGER_MS,
       streamDepth: e.METERLINE_STREAM_DEPTH,
     },
   };

@@ -38,7 +38,16 @@ export function isDataError(err: unknown): boolean {
  * so a row lingering that long still has most of its lease left when it is written.
  */
 export function settleLingerMs(settings: { settleLingerMs: number; leaseMs: number }): number {
-  return Math.max(0, Math.min(settings.settleLingerMs, Math.floor(settings.leaseMs / 10)));
+  return withinLease(settings.settleLingerMs, settings.leaseMs);
+}
+
+/** How long a first send's mark may wait for others (sent-marker.ts): bounded like a settle's. */
+export function markLingerMs(settings: { markLingerMs: number; leaseMs: number }): number {
+  return withinLease(settings.markLingerMs, settings.leaseMs);
+}
+
+function withinLease(lingerMs: number, leaseMs: number): number {
+  return Math.max(0, Math.min(lingerMs, Math.floor(leaseMs / 10)));
 }
 
 /**

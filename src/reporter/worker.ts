@@ -20,7 +20,7 @@ import type { Reporter, ReporterDeps } from "./reporter-types.ts";
 import { type RequestContext, runRequest } from "./request.ts";
 import { SendLimits } from "./send-limits.ts";
 import { SentMarker } from "./sent-marker.ts";
-import { SettleBuffer, settleLingerMs } from "./settle-buffer.ts";
+import { markLingerMs, SettleBuffer, settleLingerMs } from "./settle-buffer.ts";
 import { idleWithin, Signal } from "./signal.ts";
 import { SuspectWatch, takeSuspect } from "./suspects.ts";
 import { createSystemicDetector } from "./systemic-detector.ts";
@@ -55,7 +55,7 @@ export function startReporter(deps: ReporterDeps): Reporter {
     },
     { lingerMs: settleLingerMs(settings), onQueued: (row) => held.markSettling(row) },
   );
-  const marker = new SentMarker(db, owner, settleLingerMs(settings));
+  const marker = new SentMarker(db, owner, markLingerMs(settings));
   /** Fired on stop and halt: interrupts every sleep. */
   const interrupt = new Signal();
   /** Fired when a send or a settle finishes: there may be room to claim. */

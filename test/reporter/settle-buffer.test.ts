@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/rows.ts";
 import { claim } from "../../src/outbox/claim.ts";
-import { SettleBuffer, settleLingerMs } from "../../src/reporter/settle-buffer.ts";
+import { markLingerMs, SettleBuffer, settleLingerMs } from "../../src/reporter/settle-buffer.ts";
 import { backends, freshDatabase } from "../support/db.ts";
 import { delivered } from "./fixtures.ts";
 import { memoryLogger } from "./harness.ts";
@@ -117,5 +117,11 @@ describe("how long a settle lingers", () => {
     expect(settleLingerMs({ settleLingerMs: 5, leaseMs: 15_000 })).toBe(5);
     expect(settleLingerMs({ settleLingerMs: 1_000, leaseMs: 1_500 })).toBe(150);
     expect(settleLingerMs({ settleLingerMs: 0, leaseMs: 15_000 })).toBe(0);
+  });
+
+  it("a first send's mark has a linger of its own, bounded the same way", () => {
+    expect(markLingerMs({ markLingerMs: 20, leaseMs: 15_000 })).toBe(20);
+    expect(markLingerMs({ markLingerMs: 1_000, leaseMs: 1_500 })).toBe(150);
+    expect(markLingerMs({ markLingerMs: 0, leaseMs: 15_000 })).toBe(0);
   });
 });
