@@ -1,4 +1,5 @@
 import type { Db } from "../db/connect.ts";
+import type { ReporterCircuit } from "../db/schema/reporter-circuits.ts";
 import { coerceError } from "../lib/errors.ts";
 import { closeCircuit, openCircuit, readCircuits, takeProbe } from "../outbox/circuits.ts";
 import type { ReporterLogger } from "./logger.ts";
@@ -25,6 +26,13 @@ export class CircuitGate {
    * without it and undo the local state (resume on a fresh 401, or halt after a good probe).
    */
   private writing: Promise<unknown> = Promise.resolve();
+  /**
+   * Counts this worker's own opens and closes. A read already under way when one began may
+   * have been taken before it was written: its answer is dropped (the next poll reads again),
+   * or a worker that had just halted on a systemic rejection resumed at once and sent its
+   * events into the same cause again.
+   */
+  private changes = 0;
 
   constructor(
     private readonly db: Db,
@@ -32,6 +40,8 @@ export class CircuitGate {
     private readonly probeMs: number,
     private readonly pollMs: number,
     private readonly logger: ReporterLogger,
+    /** How the shared circuits are read (a test delays the answer of a real read). */
+    private readonly read: (db: Db) => Promise<ReporterCircuit[]> = readCircuits,
   ) {}
 
   /** The circuit this worker obeys, or null when it may send. */
@@ -47,7 +57,9 @@ export class CircuitGate {
     if (!force && Date.now() - this.syncedAt < this.pollMs) return null;
     this.syncedAt = Date.now();
     await this.writing;
-    const open = await readCircuits(this.db);
+    const changes = this.changes;
+    const open = await this.read(this.db);
+    if (this.changes !== changes) return null;
     const first = open[0];
     const was = this.halt;
     if (!first) {
@@ -71,6 +83,7 @@ export class CircuitGate {
   /** Opens `scope` for every worker; true when this worker was not halted before. */
   async open(scope: string, reason: string): Promise<boolean> {
     const fresh = this.halt === null;
+    this.changes++;
     if (fresh) {
       this.halt = { scope, reason, since: new Date() };
       this.logger.error({ scope, probeMs: this.probeMs }, `reporting halted: ${reason}`);
@@ -96,6 +109,7 @@ export class CircuitGate {
   async close(rule: string): Promise<void> {
     const was = this.halt;
     if (!was) return;
+    this.changes++;
     this.halt = null;
     this.logger.info(
       { scope: was.scope, haltedSince: was.since, rule },
