@@ -3,6 +3,7 @@ import type { Db } from "../db/connect.ts";
 import { type ClaimedEvent, claim } from "../outbox/claim.ts";
 import type { SendItem } from "./admit.ts";
 import { admitByMode } from "./admit-by-mode.ts";
+import { DbClock } from "./db-clock.ts";
 import type { HeldLeases } from "./held-leases.ts";
 import type { ReporterLogger } from "./logger.ts";
 import type { ReporterDeps } from "./reporter-types.ts";
@@ -14,8 +15,8 @@ import type { SettleBuffer } from "./settle-buffer.ts";
  * a call what cannot be sent now, and handing on what can.
  */
 export class Claimer {
-  /** Database clock minus ours, refreshed by every claim: we judge time as the leases do. */
-  private clockOffsetMs = 0;
+  /** The database's clock, read by every claim: we judge time as the leases do. */
+  private readonly clock = new DbClock();
   /** When this worker last looked for expired leases (our clock). */
   private lastRescueAt = Number.NEGATIVE_INFINITY;
 
@@ -33,7 +34,7 @@ export class Claimer {
 
   /** Now, by the database's clock as of the last claim. */
   now(): Date {
-    return new Date(Date.now() + this.clockOffsetMs);
+    return this.clock.at(Date.now());
   }
 
   /** Leases up to `limit` due events (suspects only, when asked) and holds them. */
@@ -52,7 +53,7 @@ export class Claimer {
       suspects,
       rescue,
     });
-    if (dbNow) this.clockOffsetMs = dbNow.getTime() - Date.now();
+    if (dbNow) this.clock.observe(dbNow.getTime(), at, Date.now());
     for (const e of events) held.hold(e, at);
     return events;
   }

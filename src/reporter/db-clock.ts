@@ -1,0 +1,39 @@
+/**
+ * How far our clock may drift from the database's, in ms per ms, for judging how much an old
+ * reading is still worth: 1 ms a second, far more than any clock NTP keeps, so that a
+ * reading goes stale within minutes and a new one, however rough, replaces it.
+ */
+export const DRIFT_PER_MS = 0.001;
+
+/**
+ * The database's clock as this worker estimates it (Cristian's method). Each claim reads the
+ * database's now() somewhere between sending the statement and reading its answer, so a reading
+ * is off by at most half that round trip. A long round trip (a stalled or frozen process, a
+ * statement queued behind a lock) says little: taken at face value, a 3 s stall right after the
+ * statement put every send of the next seconds 3 s early in its attempt row and in the dedup
+ * window's reckoning. So a reading replaces the estimate only when its bound is no worse than
+ * the estimate's own, which widens as it ages.
+ */
+export class DbClock {
+  /** Database clock minus ours. */
+  private offsetMs = 0;
+  /** How far off offsetMs may have been when it was read. */
+  private boundMs = Number.POSITIVE_INFINITY;
+  /** When it was read (our clock). */
+  private readAtMs = 0;
+
+  /** A reading: the database said `dbMs` between our `sentMs` and `receivedMs`. */
+  observe(dbMs: number, sentMs: number, receivedMs: number): void {
+    const bound = (receivedMs - sentMs) / 2;
+    const current = this.boundMs + (receivedMs - this.readAtMs) * DRIFT_PER_MS;
+    if (bound > current) return;
+    this.offsetMs = dbMs - (sentMs + bound);
+    this.boundMs = bound;
+    this.readAtMs = receivedMs;
+  }
+
+  /** Now, by the database's clock, at our clock's `ms`. */
+  at(ms: number): Date {
+    return new Date(ms + this.offsetMs);
+  }
+}
