@@ -1,3 +1,4 @@
+import { defaultConfig } from "../../src/config.ts";
 import type { Db } from "../../src/db/connect.ts";
 import type { DriftRow } from "../../src/db/schema/reconciliations.ts";
 import type { Ledger } from "../../src/emulator/index.ts";
@@ -8,6 +9,7 @@ import type { ClockJump } from "./clock-jump.ts";
 import { attemptOutcomes, killOutcomes, type RunRow, readAppliedAttempts } from "./collect.ts";
 import { StripeCounts } from "./cross-checks.ts";
 import type { DisruptionRecord, RevokeWindow } from "./disruptions.ts";
+import { bump } from "./findings.ts";
 import type { BadBatch, GoodIngest } from "./ingest.ts";
 import {
   checkInvariants,
@@ -142,6 +144,9 @@ export async function assembleReport(run: RunRecord): Promise<ChaosReport> {
     requests: run.requests,
     stripeDedupWindowMs: DEDUP_WINDOW_MS,
     jumped,
+    disrupted: heldAtDisruption([...run.kills, ...run.freezes]),
+    // The workers run with the default (workers.ts sets no METERLINE_CRASH_LOOP_CLAIMS).
+    crashLoopClaims: defaultConfig().worker.crashLoopClaims,
     applied: await readAppliedAttempts(db),
     badBatches: main.badBatches,
     modeOf: safeMode,
@@ -322,4 +327,11 @@ function addFindings(report: ChaosReport, aborted: boolean): void {
   if (report.figures.http.refused > 0) {
     report.warnings.push(`${report.figures.http.refused} good batch(es) refused by the API`);
   }
+}
+
+/** Per event, how many of these kills and freezes found it held by the worker they took down. */
+function heldAtDisruption(records: readonly DisruptionRecord[]): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const r of records) for (const id of r.held) bump(n, id);
+  return n;
 }

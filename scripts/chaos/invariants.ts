@@ -73,6 +73,13 @@ export interface InvariantInput {
   stripeDedupWindowMs: number;
   /** Events of the clock jumps' chosen sets. */
   jumped: ReadonlySet<string>;
+  /**
+   * Per event, how many of the run's kills and freezes took down a worker while it held the
+   * event: each ended one of its claims with no outcome.
+   */
+  disrupted: ReadonlyMap<string, number>;
+  /** The workers' METERLINE_CRASH_LOOP_CLAIMS: claims in a row lost before crash_loop. */
+  crashLoopClaims: number;
   /** Every attempt row whose outcome was written, for the settle guard. */
   applied: readonly AppliedAttempt[];
   /** The bad batches posted to the API. */
@@ -128,10 +135,25 @@ const SYSTEMIC_CODES: Partial<Record<PlannedEvent["phase"], string>> = {
   wrong_account: "resource_missing",
 };
 
-/** Safe give-ups a healthy event may end with: a person reconciles them (operator.ts). */
-function allowedGiveUp(row: OutboxRow, jumped: ReadonlySet<string>): boolean {
-  if (row.lastErrorCode === "usage_record_unverified") return true;
-  return row.lastErrorCode === "dedup_window_expired" && jumped.has(row.id);
+/**
+ * Safe give-ups a healthy event may end with: a person reconciles them (operator.ts). A
+ * crash_loop is one only when the run itself took the event's worker down that many times: to
+ * the reporter that is what a poison event that kills its worker looks like. (The freezer
+ * picks workers that hold leases, and while the others idle that may be the one sending a
+ * suspect alone, again and again.) Fewer means claims were lost with no kill or freeze behind
+ * them: live workers losing their leases.
+ */
+function allowedGiveUp(row: OutboxRow, input: InvariantInput): boolean {
+  switch (row.lastErrorCode) {
+    case "usage_record_unverified":
+      return true;
+    case "dedup_window_expired":
+      return input.jumped.has(row.id);
+    case "crash_loop":
+      return (input.disrupted.get(row.id) ?? 0) >= input.crashLoopClaims;
+    default:
+      return false;
+  }
 }
 
 const STATUSES = new Set(["pending", "reported", "failed", "discarded"]);
@@ -153,7 +175,7 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
     if (row.status === "failed") bump(failedByCode, row.lastErrorCode ?? "(no code)");
     const plan = planned.get(row.id);
     checkState(row, plan, findings);
-    if (row.status === "failed") checkDeadLetter(row, plan, input.jumped, findings);
+    if (row.status === "failed") checkDeadLetter(row, plan, input, findings);
     if (plan?.poison) checkPoison(row, plan, plan.poison, input, byKind, findings);
   }
   for (const [id, plan] of planned) {
@@ -228,7 +250,7 @@ function checkState(
 function checkDeadLetter(
   row: OutboxRow,
   plan: PlannedEvent | undefined,
-  jumped: ReadonlySet<string>,
+  input: InvariantInput,
   findings: Record<InvariantName, Finding[]>,
 ): void {
   if (!row.lastErrorCode || !row.lastErrorMessage) {
@@ -253,8 +275,13 @@ function checkDeadLetter(
     });
     return;
   }
-  if (plan && plan.poison === null && !allowedGiveUp(row, jumped)) {
-    findings.wrongly_failed.push({ subject: row.id, detail: `failed: ${code}` });
+  if (plan && plan.poison === null && !allowedGiveUp(row, input)) {
+    // A crash loop says how far the run's own disruptions explain it.
+    const why =
+      code === "crash_loop"
+        ? ` (held at ${input.disrupted.get(row.id) ?? 0} of the run's kills and freezes; ${input.crashLoopClaims} explain it)`
+        : "";
+    findings.wrongly_failed.push({ subject: row.id, detail: `failed: ${code}${why}` });
   }
 }
 

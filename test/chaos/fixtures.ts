@@ -175,6 +175,8 @@ export function input(
     requests,
     stripeDedupWindowMs: DAY,
     jumped: new Set(),
+    disrupted: new Map(),
+    crashLoopClaims: 5,
     applied: [] as AppliedAttempt[],
     badBatches: [],
     modeOf: (name) => {

@@ -260,6 +260,25 @@ describe("the chaos run's invariant checker (design.md §5)", () => {
     ]);
   });
 
+  it("crash_loop is a safe give-up only when the run took its worker down that many times", () => {
+    const looped = row("k", {
+      status: "failed",
+      lastErrorCode: "crash_loop",
+      lastErrorMessage: "its last 5 claims ended with the worker gone",
+    });
+    const rows = [row("a"), looped, poisonRow];
+    const disrupted = (n: number) => ({ disrupted: new Map([["k", n]]), crashLoopClaims: 5 });
+    expect(broken(checkInvariants(input(rows, [counted("a")], disrupted(5))))).toEqual({});
+    // One claim lost with no kill or freeze behind it: a live worker lost its lease.
+    const short = checkInvariants(input(rows, [counted("a")], disrupted(4)));
+    expect(short.findings.wrongly_failed).toEqual([
+      {
+        subject: "k",
+        detail: "failed: crash_loop (held at 4 of the run's kills and freezes; 5 explain it)",
+      },
+    ]);
+  });
+
   it("a poison event reported, or failed for another reason, is flagged with its kind", () => {
     const other = { ...poisonRow, lastErrorCode: "retries_exhausted", lastErrorMessage: "gave up" };
     const report = checkInvariants(input([row("a"), other], [counted("a")]));
