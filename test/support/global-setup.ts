@@ -16,6 +16,8 @@ declare module "vitest" {
  */
 export default async function setup(project: TestProject): Promise<void> {
   project.provide("pgliteTemplate", await pgliteTemplate());
+  // Every project runs this (vitest.config.ts); the message is the run's, said once.
+  if (project.name !== "suites") return;
   if (process.env.DATABASE_URL) {
     process.stdout.write("DATABASE_URL is set: database suites run on PGlite and on Postgres.\n");
     return;
