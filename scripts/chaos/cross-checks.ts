@@ -171,8 +171,9 @@ export interface AppliedAttempt {
 
 /**
  * How far apart two attempts' times must be to count as overlapping: started_at is the
- * worker's estimate of the database clock, off by up to a claim's round trip, while a real
- * stale settle comes seconds (a lease) after another worker took the event over.
+ * worker's estimate of the database clock, off by up to half the round trip of the claim it
+ * was read from (reporter/db-clock.ts: a long one is not read), while a real stale settle comes
+ * seconds (a lease) after another worker took the event over.
  */
 const OVERLAP_MARGIN_MS = 1_000;
 

@@ -32,7 +32,7 @@ export class Claimer {
     },
   ) {}
 
-  /** Now, by the database's clock as of the last claim. */
+  /** Now, by the database's clock as the claims have read it. */
   now(): Date {
     return this.clock.at(Date.now());
   }
