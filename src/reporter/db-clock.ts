@@ -6,6 +6,13 @@
 export const DRIFT_PER_MS = 0.001;
 
 /**
+ * Hosts kept by NTP agree within tens of ms: until a reading does better, our own clock is
+ * taken to be within this of the database's. A claim's round trip is a few ms, so a worker's
+ * first reading replaces it at once; one stalled for seconds does not.
+ */
+export const PRIOR_BOUND_MS = 100;
+
+/**
  * The database's clock as this worker estimates it (Cristian's method). Each claim reads the
  * database's now() somewhere between sending the statement and reading its answer, so a reading
  * is off by at most half that round trip. A long round trip (a stalled or frozen process, a
@@ -15,12 +22,26 @@ export const DRIFT_PER_MS = 0.001;
  * the estimate's own, which widens as it ages.
  */
 export class DbClock {
-  /** Database clock minus ours. */
+  /** Database clock minus ours: none until a reading says otherwise. */
   private offsetMs = 0;
   /** How far off offsetMs may have been when it was read. */
-  private boundMs = Number.POSITIVE_INFINITY;
+  private boundMs: number;
   /** When it was read (our clock). */
-  private readAtMs = 0;
+  private readAtMs: number;
+
+  constructor(
+    /** Our clock now: the prior's age counts from here. */
+    startMs: number = Date.now(),
+    /**
+     * How far our own clock may be from the database's before any reading. Without one, a
+     * new worker took its first reading whatever its round trip, and a worker frozen during its
+     * first claim sent that claim's events seconds early by its estimate.
+     */
+    priorBoundMs: number = PRIOR_BOUND_MS,
+  ) {
+    this.boundMs = priorBoundMs;
+    this.readAtMs = startMs;
+  }
 
   /** A reading: the database said `dbMs` between our `sentMs` and `receivedMs`. */
   observe(dbMs: number, sentMs: number, receivedMs: number): void {
