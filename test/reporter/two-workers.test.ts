@@ -40,23 +40,36 @@ describeOnPostgres("two worker loops on one Postgres", () => {
   it("never send the same event twice: each reported once, the ledger equals the sums, no identifier sent twice", async () => {
     const { stripe, emu } = env;
     await declareMeter(a.db, stripe, "calls");
-    const linked = await linkedCustomers(a.db, stripe, "pair", 30);
-    await insertEvents(
-      a.db,
-      Array.from({ length: 3_000 }, (_, i) => ({
-        id: `pair-${i}`,
-        customerKey: linked[i % 30]?.key ?? "pair-0",
-        eventName: "calls",
-        value: (i % 5) + 1,
-        occurredAt: new Date(Date.now() - 60_000),
-      })),
-    );
+    // More (customer, meter) pairs than one worker holds events (batchSize 50): a claim leaves a
+    // pair another live worker holds to that worker, so with fewer pairs the first worker to
+    // claim could hold every one of them, and the other would rightly get nothing to send.
+    const linked = await linkedCustomers(a.db, stripe, "pair", 150);
     // A little latency, so the two workers' claims and sends interleave.
     emu.setFaults({ latencyMs: 2, latencyJitterMs: 2 });
 
+    // Both loops run, each on its own pool, before any event exists: on a busy machine one
+    // worker's start (its pool's first connection) can take longer than the other needs to send
+    // all 3,000, and then the test would not be about two workers at all.
     const one = reporter(a.db, stripe, testSettings({ id: "worker-a" }));
     const two = reporter(b.db, stripe, testSettings({ id: "worker-b" }));
     try {
+      await waitFor("both workers to register", async () => {
+        const live = await rows<{ n: number }>(
+          a.db,
+          sql`select count(*)::int as n from workers where id in ('worker-a', 'worker-b')`,
+        );
+        return live[0]?.n === 2;
+      });
+      await insertEvents(
+        a.db,
+        Array.from({ length: 3_000 }, (_, i) => ({
+          id: `pair-${i}`,
+          customerKey: linked[i % 150]?.key ?? "pair-0",
+          eventName: "calls",
+          value: (i % 5) + 1,
+          occurredAt: new Date(Date.now() - 60_000),
+        })),
+      );
       await waitFor("the queue to empty", async () => (await pendingCount(a.db)) === 0);
     } finally {
       await Promise.all([one.stop(), two.stop()]);
