@@ -6,10 +6,10 @@ import { readCircuits } from "../outbox/circuits.ts";
 import { reasonOf } from "../outbox/reasons.ts";
 import { listWorkers } from "../outbox/workers.ts";
 import {
-  reconciliationView,
-  reconciliationViewSchema,
+  reconciliationSummarySchema,
+  reconciliationSummaryView,
 } from "../reconcile/reconciliations-route.ts";
-import { latestReconciliation } from "../reconcile/run.ts";
+import { latestReconciliationSummary } from "../reconcile/run.ts";
 import { queueSnapshot } from "./queue-snapshot.ts";
 import { lastHourThroughput, type ThroughputSource } from "./throughput.ts";
 
@@ -62,7 +62,7 @@ export const dashboardSchema = z.object({
       }),
     ),
   }),
-  reconciliation: reconciliationViewSchema.omit({ drift: true }).nullable(),
+  reconciliation: reconciliationSummarySchema.nullable(),
 });
 
 const doc: RouteDoc = {
@@ -96,7 +96,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
     const snapshot = await queueSnapshot(db, liveWithinMs);
     const circuits = await readCircuits(db);
     const workers = await listWorkers(db, liveWithinMs);
-    const reconciliation = await latestReconciliation(db);
+    const reconciliation = await latestReconciliationSummary(db);
     const pending = snapshot.pending;
     const byWaitReason: Record<string, number> = {};
     for (const p of pending) byWaitReason[p.waitReason] = (byWaitReason[p.waitReason] ?? 0) + p.n;
@@ -134,12 +134,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
           stopped_at: w.stoppedAt?.toISOString() ?? null,
         })),
       },
-      reconciliation: reconciliation ? summaryOf(reconciliationView(reconciliation)) : null,
+      reconciliation: reconciliation ? reconciliationSummaryView(reconciliation) : null,
     };
   });
 };
-
-/** A reconciliation without its differences (each with the events behind it: any size). */
-function summaryOf({ drift, ...summary }: ReturnType<typeof reconciliationView>) {
-  return summary;
-}

@@ -8,7 +8,7 @@ import { ApiError } from "../lib/errors.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { parseBody } from "../validation/parse-body.ts";
 import { RECONCILE_HOURS, SETTLE_MINUTES } from "./limits.ts";
-import { latestReconciliation, runReconciliation } from "./run.ts";
+import { latestReconciliation, type ReconciliationSummaryRow, runReconciliation } from "./run.ts";
 
 const rules = {
   hours: `must be a whole number of hours from 1 to ${RECONCILE_HOURS.max} (35 days)`,
@@ -97,6 +97,13 @@ const docs = {
 export function reconciliationView(
   row: ReconciliationRow,
 ): z.infer<typeof reconciliationViewSchema> {
+  return { ...reconciliationSummaryView(row), drift: row.drift };
+}
+
+/** A reconciliation as the API shows it, without its differences (the dashboard's). */
+export function reconciliationSummaryView(
+  row: ReconciliationSummaryRow,
+): z.infer<typeof reconciliationSummarySchema> {
   return {
     id: row.id,
     started_at: row.startedAt.toISOString(),
@@ -109,10 +116,12 @@ export function reconciliationView(
     settling_groups: row.settlingGroups,
     meterline_total: row.meterlineTotal,
     stripe_total: row.stripeTotal,
-    drift: row.drift,
     error: row.error,
   };
 }
+
+/** reconciliationViewSchema without the differences. */
+export const reconciliationSummarySchema = reconciliationViewSchema.omit({ drift: true });
 
 /** What the reconciliation routes need. */
 export interface ReconciliationRouteOptions {

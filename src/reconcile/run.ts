@@ -1,4 +1,4 @@
-import { desc, eq, isNotNull, sql } from "drizzle-orm";
+import { desc, eq, getTableColumns, isNotNull, sql } from "drizzle-orm";
 import type Stripe from "stripe";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
@@ -132,6 +132,26 @@ async function startRun(
 export async function latestReconciliation(db: Db): Promise<ReconciliationRow | null> {
   const [row] = await db
     .select()
+    .from(reconciliations)
+    .where(isNotNull(reconciliations.finishedAt))
+    .orderBy(desc(reconciliations.id))
+    .limit(1);
+  return row ?? null;
+}
+
+/** A reconciliation without its differences. */
+export type ReconciliationSummaryRow = Omit<ReconciliationRow, "drift">;
+
+/**
+ * The latest finished reconciliation without its differences (each with the events behind it:
+ * any size), or null: what the dashboard shows on every refresh, so it never reads them.
+ */
+export async function latestReconciliationSummary(
+  db: Db,
+): Promise<ReconciliationSummaryRow | null> {
+  const { drift: _drift, ...columns } = getTableColumns(reconciliations);
+  const [row] = await db
+    .select(columns)
     .from(reconciliations)
     .where(isNotNull(reconciliations.finishedAt))
     .orderBy(desc(reconciliations.id))
