@@ -10,7 +10,7 @@ import {
   reconciliationSummaryView,
 } from "../reconcile/reconciliations-route.ts";
 import { latestReconciliationSummary } from "../reconcile/run.ts";
-import { queueSnapshot } from "./queue-snapshot.ts";
+import { queueCounts } from "./queue-snapshot.ts";
 import { lastHourThroughput, type ThroughputSource } from "./throughput.ts";
 
 /** Workers listed at most: alive ones first, then the most recently seen. */
@@ -93,7 +93,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
   const { db, liveWithinMs } = options;
   const throughput = options.throughput ?? lastHourThroughput;
   app.get("/dashboard", { config: { doc } }, async (): Promise<z.infer<typeof dashboardSchema>> => {
-    const snapshot = await queueSnapshot(db, liveWithinMs);
+    const snapshot = await queueCounts(db);
     const circuits = await readCircuits(db);
     const workers = await listWorkers(db, liveWithinMs);
     const reconciliation = await latestReconciliationSummary(db);

@@ -3,8 +3,8 @@ import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { liveWorkers } from "../outbox/workers.ts";
 
-/** What the queue gauges show (metrics/queue-gauges.ts): the rows that need a person, counted. */
-export interface QueueSnapshot {
+/** The outbox's own counts: what the dashboard shows of the queue and the dead letters. */
+export interface QueueCounts {
   /** Pending events by wait reason ("none": due or in flight), and how many are leased. */
   pending: Array<{ waitReason: string; leased: boolean; n: number }>;
   /** Seconds since the oldest pending event was received; null when none is pending. */
@@ -17,6 +17,13 @@ export interface QueueSnapshot {
   oldestDueAgeS: number;
   /** Dead letters (failed events) by code. */
   deadLetters: Array<{ code: string; n: number }>;
+}
+
+/**
+ * What the queue gauges show (metrics/queue-gauges.ts): the rows that need a person, counted,
+ * and the circuits, workers and reconciliation beside them.
+ */
+export interface QueueSnapshot extends QueueCounts {
   /** Open circuits, by scope ("account", "systemic:<code>"), with how long they have been open. */
   circuits: Array<{ scope: string; openS: number }>;
   /** Workers alive now, with their requests in flight at their last heartbeat. */
@@ -54,14 +61,26 @@ export const snapshotStatements = {
                      from usage_events where status = 'failed' group by 1`,
 };
 
-/** Reads the snapshot: the statements above, the open circuits and the live workers (a handful). */
-export async function queueSnapshot(db: Db, liveWithinMs: number): Promise<QueueSnapshot> {
+/** Reads the outbox's counts: the statements above, nothing else. */
+export async function queueCounts(db: Db): Promise<QueueCounts> {
   const pending = await rows<{ wait_reason: string; leased: boolean; n: number; age_s: number }>(
     db,
     snapshotStatements.pending,
   );
   const [due] = await rows<{ age_s: number | null }>(db, snapshotStatements.due);
   const deadLetters = await rows<{ code: string; n: number }>(db, snapshotStatements.deadLetters);
+  const ages = pending.map((p) => p.age_s);
+  return {
+    pending: pending.map((p) => ({ waitReason: p.wait_reason, leased: p.leased, n: p.n })),
+    oldestPendingAgeS: ages.length === 0 ? null : Math.max(...ages),
+    oldestDueAgeS: Math.max(0, due?.age_s ?? 0),
+    deadLetters: deadLetters.map((d) => ({ code: d.code, n: d.n })),
+  };
+}
+
+/** Reads the snapshot: the counts, the open circuits, the live workers (a handful) and the latest reconciliation. */
+export async function queueSnapshot(db: Db, liveWithinMs: number): Promise<QueueSnapshot> {
+  const counts = await queueCounts(db);
   const circuits = await rows<{ scope: string; open_s: number }>(
     db,
     sql`select scope, extract(epoch from now() - opened_at)::float8 as open_s
@@ -81,12 +100,8 @@ export async function queueSnapshot(db: Db, liveWithinMs: number): Promise<Queue
                extract(epoch from finished_at)::float8 as finished_s, error is not null as failed
           from reconciliations where finished_at is not null order by id desc limit 1`,
   );
-  const ages = pending.map((p) => p.age_s);
   return {
-    pending: pending.map((p) => ({ waitReason: p.wait_reason, leased: p.leased, n: p.n })),
-    oldestPendingAgeS: ages.length === 0 ? null : Math.max(...ages),
-    oldestDueAgeS: Math.max(0, due?.age_s ?? 0),
-    deadLetters: deadLetters.map((d) => ({ code: d.code, n: d.n })),
+    ...counts,
     circuits: circuits.map((c) => ({ scope: c.scope, openS: c.open_s })),
     workers,
     reconciliation: reconciliation
