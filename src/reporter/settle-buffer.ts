@@ -33,24 +33,6 @@ export function isDataError(err: unknown): boolean {
 }
 
 /**
- * How long a settle may wait for others to share its statement: the configured linger, never
- * more than a tenth of the lease. A held event's lease is renewed every third of it (heartbeat),
- * so a row lingering that long still has most of its lease left when it is written.
- */
-export function settleLingerMs(settings: { settleLingerMs: number; leaseMs: number }): number {
-  return withinLease(settings.settleLingerMs, settings.leaseMs);
-}
-
-/** How long a first send's mark may wait for others (sent-marker.ts): bounded like a settle's. */
-export function markLingerMs(settings: { markLingerMs: number; leaseMs: number }): number {
-  return withinLease(settings.markLingerMs, settings.leaseMs);
-}
-
-function withinLease(lingerMs: number, leaseMs: number): number {
-  return Math.max(0, Math.min(lingerMs, Math.floor(leaseMs / 10)));
-}
-
-/**
  * Collects settlements and writes them in batches: a row lingers up to `lingerMs` for others to
  * join it (each statement is a commit, an fsync, whatever it holds), and while one statement
  * runs the next batch accumulates, so under load each statement settles many events. A full
