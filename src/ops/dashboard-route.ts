@@ -93,11 +93,11 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
   const { db, liveWithinMs } = options;
   const throughput = options.throughput ?? lastHourThroughput;
   app.get("/dashboard", { config: { doc } }, async (): Promise<z.infer<typeof dashboardSchema>> => {
-    const snapshot = await queueCounts(db);
+    const counts = await queueCounts(db);
     const circuits = await readCircuits(db);
     const workers = await listWorkers(db, liveWithinMs);
     const reconciliation = await latestReconciliationSummary(db);
-    const pending = snapshot.pending;
+    const pending = counts.pending;
     const byWaitReason: Record<string, number> = {};
     for (const p of pending) byWaitReason[p.waitReason] = (byWaitReason[p.waitReason] ?? 0) + p.n;
     return {
@@ -105,11 +105,11 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
         pending: pending.reduce((sum, p) => sum + p.n, 0),
         leased: pending.filter((p) => p.leased).reduce((sum, p) => sum + p.n, 0),
         by_wait_reason: byWaitReason,
-        oldest_pending_age_s: snapshot.oldestPendingAgeS,
-        lag_s: snapshot.oldestDueAgeS,
+        oldest_pending_age_s: counts.oldestPendingAgeS,
+        lag_s: counts.oldestDueAgeS,
       },
       throughput: await throughput(db),
-      dead_letters: snapshot.deadLetters
+      dead_letters: counts.deadLetters
         .map((d) => ({ code: d.code, count: d.n, next_step: reasonOf(d.code)?.nextStep ?? null }))
         .sort((a, b) => b.count - a.count || (a.code < b.code ? -1 : 1)),
       circuits: circuits.map((c) => ({
