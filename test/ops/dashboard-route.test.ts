@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DASHBOARD_CSP } from "../../src/dashboard/page-route.ts";
+import { rows } from "../../src/db/rows.ts";
 import { openCircuit } from "../../src/outbox/circuits.ts";
 import { registerWorker, stopWorker } from "../../src/outbox/workers.ts";
 import { latestReconciliationSummary } from "../../src/reconcile/run.ts";
@@ -80,14 +81,19 @@ describe.each(backends)("the dashboard on %s", (kind) => {
     expect(body.queue.oldest_pending_age_s).toBeGreaterThanOrEqual(599);
     expect(body.queue.lag_s).toBeGreaterThanOrEqual(119);
 
-    const minute = (agoMinutes: number) => {
-      const now = Math.floor(Date.now() / 60_000) * 60_000;
-      return new Date(now - agoMinutes * 60_000).toISOString().replace(".000Z", "Z");
-    };
+    // The minutes as the rows were placed (by the database's clock when inserted), not as this
+    // test's clock reads them: a minute may have turned since.
+    const placed = await rows<{ id: string; minute: string }>(
+      api.db,
+      sql`select id, to_char(date_trunc('minute', reported_at) at time zone 'UTC',
+                             'YYYY-MM-DD"T"HH24:MI:SS"Z"') as minute
+            from usage_events where id in ('r-1', 'r-3')`,
+    );
+    const minute = (id: string) => placed.find((p) => p.id === id)?.minute;
     expect(body.throughput).toEqual({
       minutes: [
-        { minute: minute(5), reported: 2, failed: 0 },
-        { minute: minute(1), reported: 1, failed: 1 },
+        { minute: minute("r-1"), reported: 2, failed: 0 },
+        { minute: minute("r-3"), reported: 1, failed: 1 },
       ],
       reported: 3,
       failed: 1,
