@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../src/db/connect.ts";
-import { migrate } from "../src/db/migrate.ts";
+import { migrate, migrationsFolder } from "../src/db/migrate.ts";
 import { rows } from "../src/db/rows.ts";
 import {
   backends,
@@ -62,6 +64,35 @@ describeOnPostgres("concurrent migrations", () => {
       await a.close();
       await b.close();
       await drop();
+    }
+  });
+});
+
+describe.each(backends)("migration 0013 on %s", (kind) => {
+  it("sums the differences of the runs stored before it into drift_total", async () => {
+    const database = await freshDatabase(kind);
+    try {
+      await rows(
+        database.db,
+        sql`insert into reconciliations (range_start, range_end, ran_by, finished_at, drift)
+            values (now(), now(), 'old', now(), '[{"difference": -3}, {"difference": 7}]'::jsonb),
+                   (now(), now(), 'old', now(), '[]'::jsonb)`,
+      );
+      // The migration's own backfill statement, as a database migrated before it meets it.
+      const text = readFileSync(
+        join(migrationsFolder, "0013_reconciliation_drift_total.sql"),
+        "utf8",
+      );
+      const backfill = text.split("--> statement-breakpoint")[1] ?? "";
+      expect(backfill).toContain("UPDATE");
+      await rows(database.db, sql.raw(backfill));
+      const totals = await rows<{ drift_total: string }>(
+        database.db,
+        sql`select drift_total::text from reconciliations order by id`,
+      );
+      expect(totals.map((t) => t.drift_total)).toEqual(["10", "0"]);
+    } finally {
+      await database.close();
     }
   });
 });

@@ -94,9 +94,7 @@ export async function queueSnapshot(db: Db, liveWithinMs: number): Promise<Queue
     failed: boolean;
   }>(
     db,
-    sql`select drift_groups,
-               (select coalesce(sum(abs((d ->> 'difference')::bigint)), 0) from jsonb_array_elements(drift) d)::text
-                 as drift_total,
+    sql`select drift_groups, drift_total::text as drift_total,
                extract(epoch from finished_at)::float8 as finished_s, error is not null as failed
           from reconciliations where finished_at is not null order by id desc limit 1`,
   );

@@ -85,6 +85,7 @@ export async function runReconciliation(
       meterlineTotal: report.meterlineTotal,
       stripeTotal: report.stripeTotal,
       drift: report.drift,
+      driftTotal: report.drift.reduce((sum, d) => sum + Math.abs(d.difference), 0),
     };
   } catch (err) {
     values = { error: coerceError(err).message };

@@ -77,9 +77,9 @@ describe.each(backends)("GET /metrics on %s", (kind) => {
     });
     await registerWorker(api.db, { id: "worker-a", host: "h", pid: 1 });
     await api.db.execute(sql`insert into reconciliations
-      (range_start, range_end, ran_by, finished_at, groups, drift_groups, drift)
+      (range_start, range_end, ran_by, finished_at, groups, drift_groups, drift, drift_total)
       values (now() - interval '48 hours', now(), 'api', now(), 9, 2,
-        '[{"difference": -3}, {"difference": 7}]'::jsonb)`);
+        '[{"difference": -3}, {"difference": 7}]'::jsonb, 10)`);
     // An earlier scrape's snapshot serves for 2 s (queue-gauges.ts): wait it out.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
 

@@ -96,6 +96,8 @@ describe.each(backends)("reconciliation against the emulator, on %s", (kind) => 
     expect(lost?.event_ids).toEqual(expect.arrayContaining(["rec-000", "rec-009"]));
     expect(byCustomer.get("rec-1")?.difference).toBe(7);
     expect(found.stripeTotal - found.meterlineTotal).toBe(7 - (lost ? -lost.difference : 0));
+    // Kept with the run, for the metrics: the groups' differences, each counted whatever its sign.
+    expect(found.driftTotal).toBe(7 + (lost ? -lost.difference : 0));
 
     expect((await latestReconciliation(db))?.id).toBe(found.id);
   });

@@ -45,6 +45,11 @@ export const reconciliations = pgTable("reconciliations", {
   meterlineTotal: bigint("meterline_total", { mode: "number" }).notNull().default(0),
   stripeTotal: bigint("stripe_total", { mode: "number" }).notNull().default(0),
   drift: jsonb("drift").$type<DriftRow[]>().notNull().default([]),
+  /**
+   * The sum of the differing groups' |difference|, kept with the run: the metrics read it on
+   * every scrape, and summing it from `drift` walked every difference each time.
+   */
+  driftTotal: bigint("drift_total", { mode: "number" }).notNull().default(0),
   /** Why the run could not finish (Stripe unreachable, …); null when it did. */
   error: text("error"),
 });
