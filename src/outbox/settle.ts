@@ -205,17 +205,69 @@ function settleInput(batch: readonly SettleRow[]): { rows: string; groups: strin
   const numbers = new Map<string, number>();
   const groups: string[] = [];
   const rows: string[] = [];
+  let previous: SettleRow | undefined;
+  let n = -1;
   for (const r of batch) {
-    const shared = JSON.stringify(sharedJson(r));
-    let n = numbers.get(shared);
-    if (n === undefined) {
-      n = groups.length;
-      numbers.set(shared, n);
-      groups.push(`{"n":${n},${shared.slice(1)}`);
+    // A request's events are settled side by side: most rows share the previous row's group,
+    // found without building its JSON.
+    if (previous === undefined || !sameShared(previous, r)) {
+      const shared = JSON.stringify(sharedJson(r));
+      const known = numbers.get(shared);
+      if (known === undefined) {
+        n = groups.length;
+        numbers.set(shared, n);
+        groups.push(`{"n":${n},${shared.slice(1)}`);
+      } else n = known;
     }
-    rows.push(JSON.stringify({ id: r.id, attempts: r.attempts, claims: r.claims, g: n }));
+    previous = r;
+    rows.push(
+      `{"id":${JSON.stringify(r.id)},"attempts":${r.attempts},"claims":${r.claims},"g":${n}}`,
+    );
   }
   return { rows: `[${rows.join(",")}]`, groups: `[${groups.join(",")}]` };
+}
+
+/** True when sharedJson gives a and b the same JSON: every field it reads is equal. */
+function sameShared(a: SettleRow, b: SettleRow): boolean {
+  return (
+    a.status === b.status &&
+    a.delayMs === b.delayMs &&
+    a.counted === b.counted &&
+    (a.newKey === true) === (b.newKey === true) &&
+    a.waitReason === b.waitReason &&
+    sameError(a.error, b.error) &&
+    a.stripeRequestId === b.stripeRequestId &&
+    sameTime(a.firstAmbiguousAt, b.firstAmbiguousAt) &&
+    sameTime(a.sentAt, b.sentAt) &&
+    sameAttempt(a.attempt, b.attempt)
+  );
+}
+
+function sameError(a: RecordedError | null, b: RecordedError | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.code === b.code &&
+    a.message === b.message &&
+    a.httpStatus === b.httpStatus &&
+    a.requestId === b.requestId
+  );
+}
+
+function sameAttempt(a: AttemptRecord | null, b: AttemptRecord | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.outcome === b.outcome &&
+    a.httpStatus === b.httpStatus &&
+    a.stripeCode === b.stripeCode &&
+    a.requestId === b.requestId &&
+    a.message === b.message &&
+    a.startedAt.getTime() === b.startedAt.getTime()
+  );
+}
+
+function sameTime(a: Date | null, b: Date | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.getTime() === b.getTime();
 }
 
 /**

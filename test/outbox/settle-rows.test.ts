@@ -45,10 +45,36 @@ const row: fc.Arbitrary<Omit<SettleRow, "id">> = fc.record({
     }),
   ),
 });
-/** A batch: distinct ids, as a settle's are. */
-const batch = fc
-  .array(row, { minLength: 1, maxLength: 40 })
-  .map((rs) => rs.map((r, i): SettleRow => ({ ...r, id: `evt_${i}` })));
+/**
+ * A batch: distinct ids, as a settle's are. Each row is the previous one with one field changed
+ * (or none, or all), so that side-by-side rows differ in one field at a time, as the rows of
+ * one request and the next do.
+ */
+const fields = [
+  "attempts",
+  "claims",
+  "status",
+  "counted",
+  "newKey",
+  "delayMs",
+  "waitReason",
+  "error",
+  "stripeRequestId",
+  "firstAmbiguousAt",
+  "sentAt",
+  "attempt",
+] as const;
+const change = fc.constantFrom<(typeof fields)[number] | "none" | "all">(...fields, "none", "all");
+const batch = fc.array(fc.tuple(row, change), { minLength: 1, maxLength: 40 }).map((steps) => {
+  const out: SettleRow[] = [];
+  for (const [r, k] of steps) {
+    const prev = out.at(-1);
+    const next =
+      prev === undefined || k === "all" ? r : k === "none" ? prev : { ...prev, [k]: r[k] };
+    out.push({ ...next, id: `evt_${out.length}` });
+  }
+  return out;
+});
 
 /** What the statement must read for a row: every field, under its column's name. */
 function expected(r: SettleRow): Record<string, unknown> {
