@@ -124,6 +124,23 @@ function read(r: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
+/** A plan node of EXPLAIN (FORMAT JSON). */
+interface PlanNode {
+  "Node Type": string;
+  Plans?: PlanNode[];
+}
+
+/** The node that joins the batch's rows to their groups: both its inputs read jsonb_to_recordset. */
+function groupJoin(node: PlanNode): PlanNode | undefined {
+  const reads = (node.Plans ?? []).filter((p) => JSON.stringify(p).includes("jsonb_to_recordset"));
+  if (reads.length === 2) return node;
+  for (const child of node.Plans ?? []) {
+    const found = groupJoin(child);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /**
  * settle's rows travel grouped (what rows share, once per group): whatever the batch, Postgres
  * must read back every row with its own fields, none lost, none doubled, none given another
@@ -160,36 +177,10 @@ describe.each(backends)("settle's rows on %s", (kind) => {
     expect(groups).toHaveLength(1);
     expect(await rows(database.db, query)).toHaveLength(3);
   });
-});
 
-/** A plan node of EXPLAIN (FORMAT JSON). */
-interface PlanNode {
-  "Node Type": string;
-  Plans?: PlanNode[];
-}
-
-/** The node that joins the batch's rows to their groups: both its inputs read jsonb_to_recordset. */
-function groupJoin(node: PlanNode): PlanNode | undefined {
-  const reads = (node.Plans ?? []).filter((p) => JSON.stringify(p).includes("jsonb_to_recordset"));
-  if (reads.length === 2) return node;
-  for (const child of node.Plans ?? []) {
-    const found = groupJoin(child);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-/**
- * A batch whose every row is a group of its own (each a different error) must not compare every
- * row with every group: 500 × 500 in a nested loop. Joined by hash, it is one pass over each.
- */
-describe.each(backends)("settle's rows joined to their groups on %s", (kind) => {
-  let database: Database;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-  });
-  afterAll(() => database.close());
-
+  // A batch whose every row is a group of its own (each a different error) must not compare
+  // every row with every group: 500 × 500 in a nested loop. Joined by hash, it is one pass over
+  // each.
   const distinct = Array.from({ length: 500 }, (_, i): SettleRow => {
     const d = delivered({ id: `evt_${i}`, attempts: 0, claims: 1 });
     return {
@@ -198,10 +189,13 @@ describe.each(backends)("settle's rows joined to their groups on %s", (kind) => 
       error: { code: "rate_limited", message: `m${i}`, httpStatus: 429, requestId: null },
     };
   });
-  it.each(["custom", "generic"] as const)("by hash, not row by row (%s plan)", async (mode) => {
-    const text = await planOf(database, settleStatement("w1", distinct), mode);
-    const [row] = JSON.parse(text) as { "QUERY PLAN": { Plan: PlanNode }[] }[];
-    const join = row && groupJoin(row["QUERY PLAN"][0]?.Plan as PlanNode);
-    expect(join?.["Node Type"]).toBe("Hash Join");
-  });
+  it.each(["custom", "generic"] as const)(
+    "joins rows to their groups by hash, not row by row (%s plan)",
+    async (mode) => {
+      const text = await planOf(database, settleStatement("w1", distinct), mode);
+      const [row] = JSON.parse(text) as { "QUERY PLAN": { Plan: PlanNode }[] }[];
+      const join = row && groupJoin(row["QUERY PLAN"][0]?.Plan as PlanNode);
+      expect(join?.["Node Type"]).toBe("Hash Join");
+    },
+  );
 });
