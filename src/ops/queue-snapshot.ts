@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { liveWorkers } from "../outbox/workers.ts";
+import { latestReconciliationSummary } from "../reconcile/run.ts";
 
 /** The outbox's own counts: what the dashboard shows of the queue and the dead letters. */
 export interface QueueCounts {
@@ -87,28 +88,20 @@ export async function queueSnapshot(db: Db, liveWithinMs: number): Promise<Queue
           from reporter_circuits`,
   );
   const workers = await liveWorkers(db, liveWithinMs);
-  const [reconciliation] = await rows<{
-    drift_groups: number;
-    drift_total: string;
-    finished_s: number;
-    failed: boolean;
-  }>(
-    db,
-    sql`select drift_groups, drift_total::text as drift_total,
-               extract(epoch from finished_at)::float8 as finished_s, error is not null as failed
-          from reconciliations where finished_at is not null order by id desc limit 1`,
-  );
+  // The latest finished run, as the dashboard reads it: never its differences (any size).
+  const reconciliation = await latestReconciliationSummary(db);
   return {
     ...counts,
     circuits: circuits.map((c) => ({ scope: c.scope, openS: c.open_s })),
     workers,
-    reconciliation: reconciliation
-      ? {
-          driftGroups: reconciliation.drift_groups,
-          driftTotal: Number(reconciliation.drift_total),
-          finishedS: reconciliation.finished_s,
-          failed: reconciliation.failed,
-        }
-      : null,
+    reconciliation:
+      reconciliation?.finishedAt != null
+        ? {
+            driftGroups: reconciliation.driftGroups,
+            driftTotal: reconciliation.driftTotal,
+            finishedS: reconciliation.finishedAt.getTime() / 1000,
+            failed: reconciliation.error !== null,
+          }
+        : null,
   };
 }
