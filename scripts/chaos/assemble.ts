@@ -9,10 +9,11 @@ import type { ClockJump } from "./clock-jump.ts";
 import { attemptOutcomes, killOutcomes, type RunRow, readAppliedAttempts } from "./collect.ts";
 import { StripeCounts } from "./cross-checks.ts";
 import type { DisruptionRecord, RevokeWindow } from "./disruptions.ts";
-import { bump } from "./findings.ts";
 import type { BadBatch, GoodIngest } from "./ingest.ts";
 import {
   checkInvariants,
+  type Disruption,
+  type DisruptionKind,
   INVARIANTS,
   type InvariantName,
   type InvariantReport,
@@ -111,6 +112,8 @@ export interface RunRecord {
   circuits: SeenCircuit[];
   kills: readonly DisruptionRecord[];
   freezes: readonly DisruptionRecord[];
+  /** Stops of the whole pool (clock jumps, deploys). */
+  stops: readonly DisruptionRecord[];
   unexpectedExits: UnexpectedExit[];
   startedMs: number;
   aborted: boolean;
@@ -144,7 +147,7 @@ export async function assembleReport(run: RunRecord): Promise<ChaosReport> {
     requests: run.requests,
     stripeDedupWindowMs: DEDUP_WINDOW_MS,
     jumped,
-    disrupted: heldAtDisruption([...run.kills, ...run.freezes]),
+    disrupted: heldAtDisruption({ killed: run.kills, frozen: run.freezes, stopped: run.stops }),
     // The workers run with the default (workers.ts sets no METERLINE_CRASH_LOOP_CLAIMS).
     crashLoopClaims: defaultConfig().worker.crashLoopClaims,
     applied: await readAppliedAttempts(db),
@@ -329,9 +332,19 @@ function addFindings(report: ChaosReport, aborted: boolean): void {
   }
 }
 
-/** Per event, how many of these kills and freezes found it held by the worker they took down. */
-function heldAtDisruption(records: readonly DisruptionRecord[]): Map<string, number> {
-  const n = new Map<string, number>();
-  for (const r of records) for (const id of r.held) bump(n, id);
-  return n;
+/** Per event, the kills, freezes and stops that found it held by the worker they took down. */
+function heldAtDisruption(
+  byKind: Record<DisruptionKind, readonly DisruptionRecord[]>,
+): Map<string, Disruption[]> {
+  const seen = new Map<string, Disruption[]>();
+  for (const [kind, records] of Object.entries(byKind) as [DisruptionKind, DisruptionRecord[]][]) {
+    for (const r of records) {
+      for (const id of r.held) {
+        const list = seen.get(id) ?? [];
+        list.push({ workerId: r.workerId, kind });
+        seen.set(id, list);
+      }
+    }
+  }
+  return seen;
 }

@@ -186,6 +186,7 @@ export async function runChaos(
       api,
       signal: hooks.signal,
       cleanups: running.cleanups,
+      stops: [],
       onTick: (phase, counts) =>
         hooks.onProgress?.({
           phase,
@@ -253,6 +254,7 @@ export async function runChaos(
       circuits: circuits.history(),
       kills: killer.records,
       freezes: freezer.records,
+      stops: ctx.stops,
       unexpectedExits: [...pool.unexpectedExits],
       startedMs: t0,
       aborted: aborted(),

@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
 import type { RunningEmulator } from "../../src/emulator/index.ts";
+import { type DisruptionRecord, haltAll } from "./disruptions.ts";
 import type { WorkerPool } from "./workers.ts";
 
 /** Time for requests already at the emulator when the workers died to finish there. */
@@ -17,8 +18,8 @@ export interface ClockJump {
   /** Stripe's clock before and after. */
   stripeFromMs: number;
   stripeToMs: number;
-  /** Workers SIGKILLed for it. */
-  killed: string[];
+  /** Workers SIGKILLed for it, with the leases each held. */
+  killed: DisruptionRecord[];
   /** Wall clock once the workers ran again. */
   resumedMs: number;
   /**
@@ -58,7 +59,7 @@ export async function jumpClock(
   shiftMs: number,
 ): Promise<ClockJump> {
   const atMs = Date.now();
-  const killed = await pool.halt("SIGKILL");
+  const killed = await haltAll(pool, db, "SIGKILL");
   let resumed = false;
   try {
     await sleep(SETTLE_MS);

@@ -4,7 +4,10 @@ import { rows } from "../../src/db/rows.ts";
 import type { RunningEmulator } from "../../src/emulator/index.ts";
 import type { WorkerPool } from "./workers.ts";
 
-/** One SIGKILL or freeze: whom, when (ms since epoch), and the events it held leases on then. */
+/**
+ * One SIGKILL, freeze or stop of the whole pool: whom, when (ms since epoch), and the events it
+ * held leases on then.
+ */
 export interface DisruptionRecord {
   /** The worker's id (its lease owner). */
   workerId: string;
@@ -135,6 +138,24 @@ async function workerHoldingLeases(
     if (Date.now() >= until) return null;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/**
+ * Ends every worker at once (WorkerPool.halt: a clock jump's SIGKILL, a deploy's SIGTERM) and
+ * reads, once each is gone, the leases it still held: those claims end with no outcome, and
+ * count toward an event's crash_loop like a kill's. A SIGTERM leaves none unless a worker
+ * outlived its grace and was SIGKILLed.
+ */
+export async function haltAll(
+  pool: WorkerPool,
+  db: Db,
+  signal: "SIGKILL" | "SIGTERM",
+): Promise<DisruptionRecord[]> {
+  const atMs = Date.now();
+  const ids = await pool.halt(signal);
+  return Promise.all(
+    ids.map(async (workerId) => ({ workerId, atMs, held: await heldLeases(db, workerId) })),
+  );
 }
 
 /** The events whose unexpired lease `owner` holds. */

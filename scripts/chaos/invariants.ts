@@ -52,6 +52,15 @@ export const INVARIANTS = {
 /** One invariant's name. */
 export type InvariantName = keyof typeof INVARIANTS;
 
+/** How the run took a worker down. */
+export type DisruptionKind = "killed" | "frozen" | "stopped";
+
+/** One worker the run took down while it held an event. */
+export interface Disruption {
+  workerId: string;
+  kind: DisruptionKind;
+}
+
 /** What the checker compares. */
 export interface InvariantInput {
   /** Every event the run wrote or sent (accepted or not), by id. */
@@ -74,10 +83,10 @@ export interface InvariantInput {
   /** Events of the clock jumps' chosen sets. */
   jumped: ReadonlySet<string>;
   /**
-   * Per event, how many of the run's kills and freezes took down a worker while it held the
-   * event: each ended one of its claims with no outcome.
+   * Per event, the run's kills, freezes and stops of the pool that took down a worker while it
+   * held the event: each ended one of its claims with no outcome.
    */
-  disrupted: ReadonlyMap<string, number>;
+  disrupted: ReadonlyMap<string, readonly Disruption[]>;
   /** The workers' METERLINE_CRASH_LOOP_CLAIMS: claims in a row lost before crash_loop. */
   crashLoopClaims: number;
   /** Every attempt row whose outcome was written, for the settle guard. */
@@ -150,7 +159,7 @@ function allowedGiveUp(row: OutboxRow, input: InvariantInput): boolean {
     case "dedup_window_expired":
       return input.jumped.has(row.id);
     case "crash_loop":
-      return (input.disrupted.get(row.id) ?? 0) >= input.crashLoopClaims;
+      return (input.disrupted.get(row.id)?.length ?? 0) >= input.crashLoopClaims;
     default:
       return false;
   }
@@ -276,13 +285,26 @@ function checkDeadLetter(
     return;
   }
   if (plan && plan.poison === null && !allowedGiveUp(row, input)) {
-    // A crash loop says how far the run's own disruptions explain it.
-    const why =
-      code === "crash_loop"
-        ? ` (held at ${input.disrupted.get(row.id) ?? 0} of the run's kills and freezes; ${input.crashLoopClaims} explain it)`
-        : "";
+    const why = code === "crash_loop" ? crashLoopWhy(row.id, input) : "";
     findings.wrongly_failed.push({ subject: row.id, detail: `failed: ${code}${why}` });
   }
+}
+
+/**
+ * How far the run's own disruptions explain a crash loop, and each of the event's lost claims
+ * (its worker_lost rows): the worker, and what took it down, or when its lease ran out with no
+ * disruption behind it (a live worker that stopped renewing: the case to look into).
+ */
+function crashLoopWhy(id: string, input: InvariantInput): string {
+  const seen = input.disrupted.get(id) ?? [];
+  const lost = input.applied
+    .filter((a) => a.eventId === id && a.outcome === "worker_lost")
+    .map((a) => {
+      const by = seen.find((d) => d.workerId === a.worker);
+      return `${a.worker} ${by ? by.kind : `not disrupted, lease out at ${new Date(a.startedAtMs).toISOString()}`}`;
+    });
+  const claims = lost.length > 0 ? `; lost claims: ${lost.join(", ")}` : "";
+  return ` (held at ${seen.length} of the run's kills, freezes and stops; ${input.crashLoopClaims} explain it${claims})`;
 }
 
 /** A poison event must end failed with its kind's code (or, caught by the clock jump, as expired). */

@@ -7,6 +7,8 @@ import type { ApiProcess } from "./api-process.ts";
 import type { CircuitWatch, SeenCircuit } from "./circuits.ts";
 import { type ClockJump, jumpClock } from "./clock-jump.ts";
 import {
+  type DisruptionRecord,
+  haltAll,
   type Repeating,
   type Revocation,
   type RevokeWindow,
@@ -55,6 +57,8 @@ export interface PhaseContext {
   pool: WorkerPool;
   /** The freezes: paused while Stripe's clock moves for the storm. */
   freezer: Repeating;
+  /** Every stop of the whole pool (a clock jump, a deploy), with the leases it ended. */
+  stops: DisruptionRecord[];
   world: World;
   circuits: CircuitWatch;
   requests: RequestLog;
@@ -143,7 +147,9 @@ export async function runMainPhase(ctx: PhaseContext): Promise<MainPhase> {
     if (over || ctx.signal?.aborted) return;
     await waitForSentAndWaiting(db, JUMP_WAIT_MS, () => over);
     if (over) return;
-    jumps.push(await jumpClock(ctx.pool, db, ctx.emulator, options.jumpHours * 3_600_000));
+    const jump = await jumpClock(ctx.pool, db, ctx.emulator, options.jumpHours * 3_600_000);
+    jumps.push(jump);
+    ctx.stops.push(...jump.killed);
   })().finally(() => {
     jumped = true;
   });
@@ -280,7 +286,7 @@ export async function runWrongAccountPhase(
   const right = workerEnvironment(options, ctx.databaseUrl, ctx.emulator.url, ctx.emulator.apiKey);
   const wrong = workerEnvironment(options, ctx.databaseUrl, other.url, OTHER_ACCOUNT_KEY);
   try {
-    await pool.halt("SIGTERM");
+    ctx.stops.push(...(await haltAll(pool, db, "SIGTERM")));
     await pool.resume(wrong);
     const events = planEvents(ctx.world, {
       count: options.wrongAccountEvents,
@@ -292,7 +298,7 @@ export async function runWrongAccountPhase(
     const insertMs = await insertEvents(db, events);
     const halt = await ctx.circuits.waitFor((s) => s.startsWith("systemic:"), OPEN_TIMEOUT_MS);
     if (halt) await sleep(options.haltHoldMs);
-    await pool.halt("SIGTERM");
+    ctx.stops.push(...(await haltAll(pool, db, "SIGTERM")));
     await pool.resume(right);
     const drained = await drain(ctx, "wrong_account", startMs);
     const otherLedger = other.ledger();

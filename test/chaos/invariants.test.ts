@@ -267,14 +267,33 @@ describe("the chaos run's invariant checker (design.md §5)", () => {
       lastErrorMessage: "its last 5 claims ended with the worker gone",
     });
     const rows = [row("a"), looped, poisonRow];
-    const disrupted = (n: number) => ({ disrupted: new Map([["k", n]]), crashLoopClaims: 5 });
+    const kinds = ["killed", "frozen", "stopped", "killed", "killed"] as const;
+    const workers = kinds.map((_, i) => `w${i}`);
+    // Its five lost claims, one per worker, as the rescues wrote them (worker_lost rows).
+    const applied = workers.map((worker, i) => ({
+      eventId: "k",
+      worker,
+      outcome: "worker_lost",
+      startedAtMs: T0 + i * 10_000,
+      finishedAtMs: T0 + i * 10_000 + 5,
+    }));
+    const disrupted = (n: number) => ({
+      disrupted: new Map([
+        ["k", kinds.slice(0, n).map((kind, i) => ({ workerId: `w${i}`, kind }))],
+      ]),
+      crashLoopClaims: 5,
+      applied,
+    });
     expect(broken(checkInvariants(input(rows, [counted("a")], disrupted(5))))).toEqual({});
-    // One claim lost with no kill or freeze behind it: a live worker lost its lease.
+    // One claim lost with no kill, freeze or stop behind it: a live worker lost its lease.
     const short = checkInvariants(input(rows, [counted("a")], disrupted(4)));
     expect(short.findings.wrongly_failed).toEqual([
       {
         subject: "k",
-        detail: "failed: crash_loop (held at 4 of the run's kills and freezes; 5 explain it)",
+        detail:
+          "failed: crash_loop (held at 4 of the run's kills, freezes and stops; 5 explain it; " +
+          "lost claims: w0 killed, w1 frozen, w2 stopped, w3 killed, " +
+          `w4 not disrupted, lease out at ${new Date(T0 + 40_000).toISOString()})`,
       },
     ]);
   });
