@@ -66,6 +66,8 @@ export interface ChaosReport {
       aged: number;
       neverAnswered: number;
       killed: number;
+      /** Live leases the killed workers held: claims ended with no outcome. */
+      killedHeld: number;
       /** Of the chosen events, how many Stripe had applied before the jump. */
       heldByStripe: number;
     }
@@ -220,6 +222,7 @@ export async function assembleReport(run: RunRecord): Promise<ChaosReport> {
       stripeToMs: j.stripeToMs,
       resumedMs: j.resumedMs,
       killed: j.killed.length,
+      killedHeld: j.killed.reduce((n, k) => n + k.held.length, 0),
       chosen: j.chosen.length,
       aged: j.aged.size,
       neverAnswered: j.neverAnswered.length,

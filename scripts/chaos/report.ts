@@ -44,7 +44,7 @@ export function formatReport(r: ChaosReport): string {
     `  ingest                 ${n(r.figures.http.accepted)}/${n(r.figures.http.sent)} good events accepted; bad batches: ${r.figures.badBatches.map((b) => `${b.name} ${b.status}${b.stored ? ` (${b.stored} stored!)` : ""}`).join(", ")}`,
     ...r.jumps.map(
       (j) =>
-        `  clock jump             Stripe ${new Date(j.stripeFromMs).toISOString()} → ${new Date(j.stripeToMs).toISOString()}; ${j.killed} workers killed; ${j.chosen} waiting events moved back (${j.neverAnswered} never answered, ${j.heldByStripe} already applied by Stripe)`,
+        `  clock jump             Stripe ${new Date(j.stripeFromMs).toISOString()} → ${new Date(j.stripeToMs).toISOString()}; ${j.killed} workers killed, holding ${j.killedHeld} live leases; ${j.chosen} waiting events moved back (${j.neverAnswered} never answered, ${j.heldByStripe} already applied by Stripe)`,
     ),
     ...r.phases
       .filter((p) => p.halt)
