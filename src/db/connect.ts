@@ -3,7 +3,7 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
-import { startPgliteAnalyze } from "./pglite-analyze.ts";
+import { startAutoAnalyze } from "./auto-analyze.ts";
 import { lockDataDir } from "./pglite-lock.ts";
 import * as schema from "./schema/index.ts";
 
@@ -46,8 +46,11 @@ async function fromPglite(dataDir: string | null, from: Blob | undefined): Promi
     throw err;
   }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
-  // No autovacuum in PGlite: this process keeps the planner's statistics fresh (pglite-analyze.ts).
-  const stopAnalyze = startPgliteAnalyze(client);
+  // No autovacuum in PGlite: this process keeps the planner's statistics fresh (auto-analyze.ts).
+  const stopAnalyze = startAutoAnalyze(
+    async (text, params) => (await client.query<never>(text, params)).rows,
+    "pglite",
+  );
   return {
     db,
     kind: "pglite",
@@ -74,6 +77,11 @@ async function fromPostgres(url: string, poolSize: number): Promise<Database> {
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
   const db = drizzlePg(pool, { schema }) as unknown as Db;
+  // Where the server's autovacuum is off, this process does its analyze (auto-analyze.ts).
+  const stopAnalyze = startAutoAnalyze(
+    async (text, params) => (await pool.query(text, params)).rows,
+    "postgres",
+  );
   return {
     db,
     kind: "postgres",
@@ -91,6 +99,9 @@ async function fromPostgres(url: string, poolSize: number): Promise<Database> {
         client.release();
       }
     },
-    close: () => pool.end(),
+    async close() {
+      await stopAnalyze();
+      await pool.end();
+    },
   };
 }

@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { dateFromEpochMs, epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
+import { rows } from "../db/rows.ts";
 import { leaseEnd } from "./lease-sql.ts";
 
 /**
@@ -79,18 +80,18 @@ export async function claim(
     rescued.length < limit && !suspects
       ? await claimDue(db, owner, leaseMs, limit - rescued.length)
       : [];
-  const rows = [...rescued, ...rest];
+  const found = [...rescued, ...rest];
   // UPDATE … RETURNING has no order; keep the queue's order (rescues first) for the send queue.
   const rescuedIds = new Set(rescued.map((r) => r.id));
-  rows.sort(
+  found.sort(
     (a, b) =>
       Number(rescuedIds.has(b.id)) - Number(rescuedIds.has(a.id)) ||
       a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime(),
   );
-  const first = rows[0];
+  const first = found[0];
   return {
     dbNow: first ? new Date(first.dbNowMs) : null,
-    events: rows.map(({ dbNowMs: _n, nextAttemptAt: _a, ...event }) => event),
+    events: found.map(({ dbNowMs: _n, nextAttemptAt: _a, ...event }) => event),
   };
 }
 
@@ -294,8 +295,11 @@ export function claimDueStatement(owner: string, leaseMs: number, limit: number)
         -- Counts claims: an event claimed again and again without an outcome crashes its worker.
         claims = e.claims + 1,
         open_claims = e.open_claims + 1
-      from picked
-      where e.id = picked.id
+      -- The picked ids as an array, not a join with picked: each is then looked up by key. As a
+      -- join, on an outbox of tens of thousands of rows, hashing picked and reading the whole
+      -- table looked cheaper than 400 probes of the key, and PGlite's generic plan did so at
+      -- every claim (test/outbox/plans-after-growth.test.ts).
+      where e.id = any(array(select id from picked))
       returning ${claimedColumns}
     ),
     ${recordClaim(owner, leaseMs)}
@@ -341,9 +345,16 @@ function normalise(found: (Record<string, unknown> & ClaimedRow)[]): ClaimedRow[
  * Whether a suspect is waiting to be claimed: cheap (it reads only the events of claims whose
  * lease time has passed, about a poll's worth), so a busy worker can ask once per poll and make
  * room to send it alone, instead of waiting to run dry, which under a backlog never happens.
+ *
+ * Planned at every run, not prepared: with no parameter, a prepared statement has one plan,
+ * made at its first run and kept until the outbox is next analyzed. A worker's first run is at
+ * its start, often on an empty outbox, and the plan for an empty table is to read it whole: the
+ * bench's v2 stream then read all 100,000 rows at each poll (20-100 ms) on the connections
+ * that had run it first while the outbox was empty. Planned per run (a fraction of a
+ * millisecond, once per poll), it sees the table's size now.
  */
 export async function suspectDue(db: Db): Promise<boolean> {
-  const found = await preparedRows(db, "meterline_suspect_due", suspectDueStatement);
+  const found = await rows(db, suspectDueStatement);
   return found.length > 0;
 }
 

@@ -52,7 +52,7 @@ describe.each(backends)("the last hour's throughput, on %s", (kind) => {
             from generate_series(1, 30) g`,
     );
     // What autovacuum's autosummarize does on Postgres, and the embedded database's own look
-    // on PGlite (summarizeIfDue, db/pglite-analyze.ts).
+    // on PGlite (summarizeIfDue, db/auto-analyze.ts).
     await rows(db, sql`select brin_summarize_new_values('usage_events_reported_brin')`);
     await rows(db, sql`analyze usage_events`);
   }, 120_000);

@@ -51,3 +51,23 @@ export function seqScansOf(plan: string, relation: string): unknown[] {
   walk(JSON.parse(plan));
   return found;
 }
+
+/**
+ * The plan that a statement prepared as `name` on this connection (preparedRows) would run with
+ * now, from the connection's plan cache: EXPLAIN EXECUTE, with the statement's values. `db` must
+ * be one connection (withAdvisoryLock's handle, or PGlite's).
+ */
+export async function cachedPlanOf(
+  db: Database["db"],
+  name: string,
+  statement: SQL,
+): Promise<string> {
+  const { params } = new PgDialect().sqlToQuery(statement);
+  const literal = (v: unknown) => {
+    const text = toText(v);
+    return text === null ? "null" : `'${text.replace(/'/g, "''")}'`;
+  };
+  const args = params.length > 0 ? `(${params.map(literal).join(", ")})` : "";
+  const plan = await rows(db, sql.raw(`explain (format json) execute ${name}${args}`));
+  return JSON.stringify(plan);
+}
