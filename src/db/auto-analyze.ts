@@ -1,3 +1,7 @@
+import { getTableName, is } from "drizzle-orm";
+import { PgTable } from "drizzle-orm/pg-core";
+import * as schema from "./schema/index.ts";
+
 /**
  * Autovacuum's analyze (and BRIN autosummarize), done by Meterline itself where nothing else
  * does it: on PGlite, which runs no autovacuum, and on a Postgres server whose autovacuum is off
@@ -19,9 +23,6 @@
  * So the process that opens the database does autovacuum's analyze by the same rule: once a
  * table has grown by a share of its size since the last ANALYZE.
  */
-
-/** The tables the hot statements read by batch; the others stay small. */
-const TABLES = ["usage_events", "usage_event_attempts"] as const;
 
 /** Runs one statement and returns its rows: PGlite's client.query, or a pg pool's. */
 export type RunQuery = <T>(text: string, params?: unknown[]) => Promise<T[]>;
@@ -59,7 +60,16 @@ export function analyzeDue(
  */
 export type AnalyzeEngine = "pglite" | "postgres";
 
-/** The outbox tables autovacuum does not look after, with their size now and at the last ANALYZE. */
+/**
+ * Meterline's tables (every table of its schema, db/schema/): all of them, as autovacuum would.
+ * The outbox grows fastest, but a statement that looks customers up, prepared while a platform
+ * had a handful, reads them all at every run once it has thousands, just the same.
+ */
+const TABLES = (Object.values(schema) as unknown[])
+  .flatMap((t) => (is(t, PgTable) ? [getTableName(t)] : []))
+  .sort();
+
+/** Those of TABLES that autovacuum does not look after, with their size now and at the last ANALYZE. */
 function unattendedTables(engine: AnalyzeEngine): string {
   const unattended =
     engine === "pglite"
@@ -73,9 +83,10 @@ function unattendedTables(engine: AnalyzeEngine): string {
   return `select c.relname as name, c.relpages as pages,
             (pg_relation_size(c.oid) / current_setting('block_size')::int)::int as pages_now
        from pg_class c
-      -- By the search path, as the hot statements name them.
+      -- By the search path, as the statements name them.
       where c.oid in (select to_regclass(t) from unnest($1::text[]) as t)
-        and ${unattended}`;
+        and ${unattended}
+      order by c.relname`;
 }
 
 /** What a process remembers of its own ANALYZEs, by table name. */
@@ -107,7 +118,7 @@ export async function analyzeIfDue(
 ): Promise<string[]> {
   const found = await query<{ name: string; pages_now: number; pages: number }>(
     unattendedTables(engine),
-    [[...TABLES]],
+    [TABLES],
   );
   const done: string[] = [];
   for (const r of found) {

@@ -1,4 +1,4 @@
-import { param, sql } from "drizzle-orm";
+import { param, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { dateFromEpochMs, epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
@@ -46,20 +46,26 @@ async function loadCustomers(db: Db, keys: string[]): Promise<LookupCustomer[]> 
   const found = await preparedRows<Omit<LookupCustomer, "deletedAt"> & { deletedAt: unknown }>(
     db,
     "meterline_lookup_customers",
-    // One array parameter (param(): a bare array would become a list, a new text per size).
-    sql`select key, stripe_customer_id as "stripeCustomerId", status,
-      ${epochMs(sql`deleted_at`)} as "deletedAt"
-      from customers where key = any(${param(keys)}::text[])`,
+    customersStatement(keys),
   );
   return found.map((c) => ({ ...c, deletedAt: dateFromEpochMs(c.deletedAt) }));
 }
 
 function loadMeters(db: Db, names: string[]): Promise<LookupMeter[]> {
-  return preparedRows<LookupMeter>(
-    db,
-    "meterline_lookup_meters",
-    sql`select event_name as "eventName", status, delivery_mode as "deliveryMode",
+  return preparedRows<LookupMeter>(db, "meterline_lookup_meters", metersStatement(names));
+}
+
+/** loadCustomers's statement (exported so that a test can read its plan). */
+export function customersStatement(keys: string[]): SQL {
+  // One array parameter (param(): a bare array would become a list, a new text per size).
+  return sql`select key, stripe_customer_id as "stripeCustomerId", status,
+      ${epochMs(sql`deleted_at`)} as "deletedAt"
+      from customers where key = any(${param(keys)}::text[])`;
+}
+
+/** loadMeters's statement (exported so that a test can read its plan). */
+export function metersStatement(names: string[]): SQL {
+  return sql`select event_name as "eventName", status, delivery_mode as "deliveryMode",
       customer_payload_key as "customerPayloadKey", value_payload_key as "valuePayloadKey"
-      from meters where event_name = any(${param(names)}::text[])`,
-  );
+      from meters where event_name = any(${param(names)}::text[])`;
 }
