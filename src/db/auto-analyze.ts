@@ -15,11 +15,13 @@ import * as schema from "./schema/index.ts";
  *   whatever the table has become since. A worker that starts on an empty outbox plans its poll
  *   statements for an empty table, and the plan that reads nothing on an empty table is a
  *   sequential scan: the suspect check (outbox/claim.ts suspectDue, no parameters, so planned
- *   once at its first run) then read every row of usage_events at every poll, 100,000 rows and
- *   20-100 ms each in the bench's v2 stream; claims, mark-sent, settles, heartbeats and releases
- *   prepared on an empty or near-empty outbox keep sequential scans the same way
- *   (test/outbox/plans-after-growth.test.ts). An ANALYZE invalidates those plans in every
- *   session, and the next run plans for the table as it is.
+ *   once at its first run) read every row of usage_events at every poll, 100,000 rows and
+ *   20-100 ms each in the bench's v2 stream (it is now planned at each run instead). Claims,
+ *   mark-sent, settles, heartbeats and releases prepared on an empty or near-empty outbox keep
+ *   sequential scans the same way, and so do the ingest statements and the pre-flight lookup
+ *   prepared while there were few customers (test/outbox/plans-after-growth.test.ts). An
+ *   ANALYZE invalidates those plans in every session, and the next run plans for the table as
+ *   it is.
  * So the process that opens the database does autovacuum's analyze by the same rule: once a
  * table has grown by a share of its size since the last ANALYZE.
  */
