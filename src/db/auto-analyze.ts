@@ -71,8 +71,18 @@ const TABLES = (Object.values(schema) as unknown[])
   .flatMap((t) => (is(t, PgTable) ? [getTableName(t)] : []))
   .sort();
 
-/** Those of TABLES that autovacuum does not look after, with their size now and at the last ANALYZE. */
-function unattendedTables(engine: AnalyzeEngine): string {
+/** One of TABLES, by its size in pages now and at its last ANALYZE (pg_class.relpages). */
+export interface TableSize {
+  name: string;
+  pages: number;
+  pages_now: number;
+}
+
+/**
+ * Those of TABLES that autovacuum does not look after, with their sizes: what one look reads,
+ * once, for both its jobs (analyzeIfDue, summarizeIfDue).
+ */
+export function unattendedTables(query: RunQuery, engine: AnalyzeEngine): Promise<TableSize[]> {
   const unattended =
     engine === "pglite"
       ? "true"
@@ -82,13 +92,16 @@ function unattendedTables(engine: AnalyzeEngine): string {
                               from pg_options_to_table(c.reloptions) o
                              where o.option_name = 'autovacuum_enabled'), true))
          and pg_has_role(c.relowner, 'member')`;
-  return `select c.relname as name, c.relpages as pages,
+  return query<TableSize>(
+    `select c.relname as name, c.relpages as pages,
             (pg_relation_size(c.oid) / current_setting('block_size')::int)::int as pages_now
        from pg_class c
       -- By the search path, as the statements name them.
       where c.oid in (select to_regclass(t) from unnest($1::text[]) as t)
         and ${unattended}
-      order by c.relname`;
+      order by c.relname`,
+    [TABLES],
+  );
 }
 
 /** What a process remembers of its own ANALYZEs, by table name. */
@@ -108,22 +121,18 @@ export function analyzeMemory(): AnalyzeMemory {
 }
 
 /**
- * One look: analyzes the tables due, and notes it in `memory`. Returns the tables analyzed.
- * Several processes may look at one Postgres database: the size at the last ANALYZE is the
- * table's own (pg_class), so once one has analyzed, the others find nothing due.
+ * Analyzes those of `tables` that are due, and notes it in `memory`. Returns the tables
+ * analyzed. Several processes may look at one Postgres database: the size at the last ANALYZE
+ * is the table's own (pg_class), so once one has analyzed, the others find nothing due.
  */
 export async function analyzeIfDue(
   query: RunQuery,
-  engine: AnalyzeEngine,
+  tables: readonly TableSize[],
   memory: AnalyzeMemory,
   rule: AnalyzeRule = DEFAULT_ANALYZE_RULE,
 ): Promise<string[]> {
-  const found = await query<{ name: string; pages_now: number; pages: number }>(
-    unattendedTables(engine),
-    [TABLES],
-  );
   const done: string[] = [];
-  for (const r of found) {
+  for (const r of tables) {
     const since = Date.now() - (memory.at.get(r.name) ?? 0);
     const pagesAtAnalyze = Math.max(r.pages, memory.pages.get(r.name) ?? 0);
     const due = { pagesNow: r.pages_now, pagesAtAnalyze, msSinceAnalyze: since };
@@ -144,16 +153,15 @@ const BRIN_RANGE_PAGES = 128;
  * autovacuum runs, so without this every range after the index's creation stays unsummarized
  * and a read of the last hour's reports (ops/throughput.ts) visits the whole table. Summarizes
  * the new ranges once the table has grown by a range since the last time (`summarizedAt`: its
- * size in pages then), when autovacuum does not look after usage_events. Returns whether it did.
+ * size in pages then), when autovacuum does not look after usage_events (it is among `tables`).
+ * Returns whether it did.
  */
 export async function summarizeIfDue(
   query: RunQuery,
-  engine: AnalyzeEngine,
+  tables: readonly TableSize[],
   summarizedAt: { pages: number },
 ): Promise<boolean> {
-  const [table] = (
-    await query<{ name: string; pages_now: number }>(unattendedTables(engine), [["usage_events"]])
-  ).filter((t) => t.name === "usage_events");
+  const table = tables.find((t) => t.name === "usage_events");
   if (table === undefined || table.pages_now - summarizedAt.pages < BRIN_RANGE_PAGES) return false;
   // Noted first: a failed call is tried again only after another range, not at every look.
   summarizedAt.pages = table.pages_now;
@@ -186,9 +194,12 @@ export function startAutoAnalyze(
   const summarizedAt = { pages: 0 };
   let running: Promise<unknown> | null = null;
   const timer = setInterval(() => {
-    running ??= analyzeIfDue(query, engine, memory)
-      .then(() => summarizeIfDue(query, engine, summarizedAt))
-      .catch(() => [])
+    running ??= unattendedTables(query, engine)
+      .then(async (tables) => {
+        await analyzeIfDue(query, tables, memory);
+        await summarizeIfDue(query, tables, summarizedAt);
+      })
+      .catch(() => {})
       .finally(() => {
         running = null;
       });

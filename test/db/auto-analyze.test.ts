@@ -8,6 +8,7 @@ import {
   type RunQuery,
   startAutoAnalyze,
   summarizeIfDue,
+  unattendedTables,
 } from "../../src/db/auto-analyze.ts";
 import { describeOnPostgres, emptyPostgresDatabase } from "../support/db.ts";
 
@@ -59,12 +60,16 @@ describe("analyzeIfDue on PGlite", () => {
     expect(await stats()).toEqual({ pages: 0, tuples: 0 });
 
     const memory = analyzeMemory();
-    expect(await analyzeIfDue(query(client), "pglite", memory)).toEqual(["usage_events"]);
+    expect(
+      await analyzeIfDue(query(client), await unattendedTables(query(client), "pglite"), memory),
+    ).toEqual(["usage_events"]);
     const after = await stats();
     expect(after?.tuples).toBe(20_000);
     expect(after?.pages).toBeGreaterThan(8);
 
-    expect(await analyzeIfDue(query(client), "pglite", memory)).toEqual([]);
+    expect(
+      await analyzeIfDue(query(client), await unattendedTables(query(client), "pglite"), memory),
+    ).toEqual([]);
   });
 
   it("tries a failed ANALYZE again only once the table has grown by the rule from there", async () => {
@@ -82,12 +87,18 @@ describe("analyzeIfDue on PGlite", () => {
       return query(pg)(text, params);
     };
     const memory = analyzeMemory();
-    await expect(analyzeIfDue(failing, "pglite", memory)).rejects.toThrow("permission denied");
+    await expect(
+      analyzeIfDue(failing, await unattendedTables(failing, "pglite"), memory),
+    ).rejects.toThrow("permission denied");
     refuse = false;
     // Not at every look (every 2 s) while nothing changes it: the size it was tried at counts.
-    expect(await analyzeIfDue(failing, "pglite", memory)).toEqual([]);
+    expect(await analyzeIfDue(failing, await unattendedTables(failing, "pglite"), memory)).toEqual(
+      [],
+    );
     await grow(20_001, 24_000);
-    expect(await analyzeIfDue(failing, "pglite", memory)).toEqual(["usage_events"]);
+    expect(await analyzeIfDue(failing, await unattendedTables(failing, "pglite"), memory)).toEqual([
+      "usage_events",
+    ]);
   });
 
   it("summarizes the reported-events BRIN once the table grew by a range, as autosummarize would", async () => {
@@ -98,7 +109,9 @@ describe("analyzeIfDue on PGlite", () => {
         with (autosummarize = on) where status = 'reported';
       set enable_seqscan = off;`);
     const summarizedAt = { pages: 0 };
-    expect(await summarizeIfDue(query(pg), "pglite", summarizedAt)).toBe(false);
+    expect(
+      await summarizeIfDue(query(pg), await unattendedTables(query(pg), "pglite"), summarizedAt),
+    ).toBe(false);
     // A day of reports in time order: the last hour is the table's last pages.
     await pg.exec(`insert into usage_events
       select 'evt-' || g, 'reported', now() - interval '1 day' + g * interval '2 seconds'
@@ -123,9 +136,13 @@ describe("analyzeIfDue on PGlite", () => {
     const before = await heapPages();
     expect(before).toBeGreaterThan((pages ?? 0) / 2);
 
-    expect(await summarizeIfDue(query(pg), "pglite", summarizedAt)).toBe(true);
+    expect(
+      await summarizeIfDue(query(pg), await unattendedTables(query(pg), "pglite"), summarizedAt),
+    ).toBe(true);
     expect(summarizedAt.pages).toBe(pages);
-    expect(await summarizeIfDue(query(pg), "pglite", summarizedAt)).toBe(false);
+    expect(
+      await summarizeIfDue(query(pg), await unattendedTables(query(pg), "pglite"), summarizedAt),
+    ).toBe(false);
     const after = await heapPages();
     expect(after).toBeLessThanOrEqual(2 * 128);
     expect(after).toBeLessThan(before / 2);
@@ -161,13 +178,23 @@ describeOnPostgres("analyzeIfDue on Postgres", () => {
       insert into usage_events select 'evt-' || g from generate_series(1, 20000) g;
       insert into usage_event_attempts select 'evt-' || g, 1 from generate_series(1, 20000) g;`);
     const serverOn = (await c.query("select current_setting('autovacuum') as on")).rows[0].on;
-    const analyzed = await analyzeIfDue(pgQuery(c), "postgres", analyzeMemory());
+    const analyzed = await analyzeIfDue(
+      pgQuery(c),
+      await unattendedTables(pgQuery(c), "postgres"),
+      analyzeMemory(),
+    );
     // usage_events: off for the table. The attempts: left to the server's autovacuum when it
     // runs (CI's server runs with it off).
     expect(analyzed).toEqual(
       serverOn === "on" ? ["usage_events"] : ["usage_event_attempts", "usage_events"],
     );
-    expect(await analyzeIfDue(pgQuery(c), "postgres", analyzeMemory())).toEqual([]);
+    expect(
+      await analyzeIfDue(
+        pgQuery(c),
+        await unattendedTables(pgQuery(c), "postgres"),
+        analyzeMemory(),
+      ),
+    ).toEqual([]);
   });
 
   it("looks again and again once started, and analyzes a table as it grows", async () => {
