@@ -15,11 +15,6 @@ export async function planOf(database: Database, statement: SQL, mode: "custom" 
     return JSON.stringify(plan);
   }
   const { sql: text, params } = new PgDialect().sqlToQuery(statement);
-  // Each value as the driver would send it (toText), quoted as an SQL literal.
-  const literal = (v: unknown) => {
-    const text = toText(v);
-    return text === null ? "null" : `'${text.replace(/'/g, "''")}'`;
-  };
   return database.withAdvisoryLock(4_242, async (db) => {
     await rows(db, sql.raw(`prepare plan_probe as ${text}`));
     try {
@@ -27,9 +22,7 @@ export async function planOf(database: Database, statement: SQL, mode: "custom" 
       const plan = await rows(
         db,
         // (No parentheses for a statement without parameters: `execute p()` is a syntax error.)
-        sql.raw(
-          `explain (format json) execute plan_probe${params.length > 0 ? `(${params.map(literal).join(", ")})` : ""}`,
-        ),
+        sql.raw(`explain (format json) execute plan_probe${executeArguments(params)}`),
       );
       return JSON.stringify(plan);
     } finally {
@@ -63,11 +56,22 @@ export async function cachedPlanOf(
   statement: SQL,
 ): Promise<string> {
   const { params } = new PgDialect().sqlToQuery(statement);
+  const plan = await rows(
+    db,
+    sql.raw(`explain (format json) execute ${name}${executeArguments(params)}`),
+  );
+  return JSON.stringify(plan);
+}
+
+/**
+ * The argument list of an SQL-level EXECUTE: each value as the driver would send it (toText),
+ * quoted as an SQL literal; nothing for a statement without parameters (`execute p()` is a
+ * syntax error).
+ */
+export function executeArguments(values: readonly unknown[]): string {
   const literal = (v: unknown) => {
     const text = toText(v);
     return text === null ? "null" : `'${text.replace(/'/g, "''")}'`;
   };
-  const args = params.length > 0 ? `(${params.map(literal).join(", ")})` : "";
-  const plan = await rows(db, sql.raw(`explain (format json) execute ${name}${args}`));
-  return JSON.stringify(plan);
+  return values.length > 0 ? `(${values.map(literal).join(", ")})` : "";
 }
