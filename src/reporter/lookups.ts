@@ -52,7 +52,13 @@ async function loadCustomers(db: Db, keys: string[]): Promise<LookupCustomer[]> 
 }
 
 function loadMeters(db: Db, names: string[]): Promise<LookupMeter[]> {
-  return preparedRows<LookupMeter>(db, "meterline_lookup_meters", metersStatement(names));
+  return preparedRows<LookupMeter>(
+    db,
+    "meterline_lookup_meters",
+    sql`select event_name as "eventName", status, delivery_mode as "deliveryMode",
+      customer_payload_key as "customerPayloadKey", value_payload_key as "valuePayloadKey"
+      from meters where event_name = any(${param(names)}::text[])`,
+  );
 }
 
 /** loadCustomers's statement (exported so that a test can read its plan). */
@@ -61,11 +67,4 @@ export function customersStatement(keys: string[]): SQL {
   return sql`select key, stripe_customer_id as "stripeCustomerId", status,
       ${epochMs(sql`deleted_at`)} as "deletedAt"
       from customers where key = any(${param(keys)}::text[])`;
-}
-
-/** loadMeters's statement (exported so that a test can read its plan). */
-export function metersStatement(names: string[]): SQL {
-  return sql`select event_name as "eventName", status, delivery_mode as "deliveryMode",
-      customer_payload_key as "customerPayloadKey", value_payload_key as "valuePayloadKey"
-      from meters where event_name = any(${param(names)}::text[])`;
 }
