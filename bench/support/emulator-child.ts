@@ -3,11 +3,24 @@
  * another machine in production: serving it from the worker's own event loop would bill the
  * emulator's CPU time to Meterline and flatter nothing. Speaks a tiny request/response protocol
  * over the IPC channel.
+ *
+ * The emulator runs compiled, from dist/, as `npm start` runs it: this process is started
+ * through tsx (it is bench code), and the emulator's sources loaded through tsx too would carry
+ * what tsx adds to every module (esbuild's name-keeping wrappers, source maps turned on), which
+ * the shipped emulator does not.
  */
-import { type EmulatorOptions, startEmulator } from "../../src/emulator/index.ts";
+// @ts-expect-error scripts/build.js is plain JavaScript, with no declarations.
+import { ensureBuilt } from "../../scripts/build.js";
+import type * as Emulator from "../../src/emulator/index.ts";
 import type { EmulatorReply, EmulatorRequest, UsageCounts } from "./emulator-protocol.ts";
 
-const options = JSON.parse(process.argv[2] ?? "{}") as EmulatorOptions;
+const problem: string | null = ensureBuilt();
+if (problem !== null) throw new Error(`the build failed: ${problem}`);
+const { startEmulator }: typeof Emulator = await import(
+  new URL("../../dist/emulator/index.js", import.meta.url).href
+);
+
+const options = JSON.parse(process.argv[2] ?? "{}") as Emulator.EmulatorOptions;
 // What "Stripe" answered on each usage endpoint, counted by the emulator itself: the 429s of a
 // run come from here, not from what the workers wrote down.
 const usage: Record<string, UsageCounts> = {};
