@@ -37,6 +37,7 @@ describe.each(backends)("migrations on %s", (kind) => {
         "usage_event_attempts",
         "usage_event_claims",
         "usage_event_counts",
+        "usage_event_requests",
         "usage_events",
         "workers",
       ]);

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
+import { ATTEMPT_HISTORY } from "../../src/outbox/attempt-history.ts";
 import type { AppliedAttempt, OutboxRow } from "./cross-checks.ts";
 import type { DisruptionRecord } from "./disruptions.ts";
 import type { HeldEvent, Interval, KillOutcome } from "./metrics.ts";
@@ -30,7 +31,7 @@ export async function readRows(db: Db): Promise<RunRow[]> {
 export async function attemptOutcomes(db: Db): Promise<Record<string, number>> {
   const counted = await rows<{ outcome: string; n: number }>(
     db,
-    sql`select outcome, count(*)::int as n from usage_event_attempts group by outcome order by 2 desc`,
+    sql`select outcome, count(*)::int as n from ${ATTEMPT_HISTORY} a group by outcome order by 2 desc`,
   );
   return Object.fromEntries(counted.map((r) => [r.outcome, r.n]));
 }
@@ -41,7 +42,7 @@ export async function readAppliedAttempts(db: Db): Promise<AppliedAttempt[]> {
     db,
     sql`select event_id as "eventId", worker, outcome,
           ${epochMs("started_at")} as "startedAtMs", ${epochMs("finished_at")} as "finishedAtMs"
-        from usage_event_attempts where outcome <> 'lease_lost'`,
+        from ${ATTEMPT_HISTORY} a where outcome <> 'lease_lost'`,
   );
 }
 
@@ -65,7 +66,7 @@ export async function killOutcomes(
         : await rows<HeldEvent & Record<string, unknown>>(
             db,
             sql`select e.id,
-                  (select ${epochMs("min(a.started_at)")} from usage_event_attempts a
+                  (select ${epochMs("min(a.started_at)")} from ${ATTEMPT_HISTORY} a
                     where a.event_id = e.id
                       and a.started_at > to_timestamp(${kill.atMs}::float8 / 1000)) as "resentAtMs",
                   ${epochMs("coalesce(e.reported_at, e.failed_at)")} as "finalAtMs"

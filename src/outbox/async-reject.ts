@@ -3,6 +3,7 @@ import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { addToCount } from "./event-counts.ts";
 import { leaseCleared } from "./lease-sql.ts";
+import { releaseRequestRows } from "./request-rows.ts";
 
 /**
  * What applying recorded asynchronous rejections did, by identifier. Every identifier passed in
@@ -117,7 +118,9 @@ export async function asyncReject(
           ${leaseCleared},
           wait_reason = null,
           -- An outcome, as in settle: the open claims (the crash-loop measure) start again.
-          open_claims = 0
+          open_claims = 0,
+          -- Its delivery becomes an attempt row of its own (copied, below).
+          delivered_by = null
         from rej
         where e.id = rej.identifier
           and e.status in ('reported', 'pending')
@@ -148,6 +151,23 @@ export async function asyncReject(
         from usage_events e join rej on rej.identifier = e.id
         where e.id in (select id from failed union all select id from noted)
       ),
+      -- A delivery its request's row recorded (usage_event_requests) becomes the event's own
+      -- attempt row, under the same id so that it keeps its place in the history; the request
+      -- row loses the event. Only while reported does an event name a request row.
+      leaving as (
+        select e.id, e.delivered_by from usage_events e
+         where e.id in (select id from failed) and e.delivered_by is not null
+      ),
+      copied as (
+        insert into usage_event_attempts (id, event_id, attempt, worker, outcome, http_status,
+          stripe_code, request_id, message, started_at, finished_at)
+        select r.id, e.id, e.attempts, r.worker, r.outcome, r.http_status, r.stripe_code,
+          r.request_id, r.message, r.started_at, r.finished_at
+        from leaving l
+          join usage_events e on e.id = l.id
+          join usage_event_requests r on r.id = l.delivered_by
+      ),
+      ${releaseRequestRows("leaving")},
       -- The rows are locked (above), so this snapshot's status is the one each update replaced.
       uncounted as (${addToCount(
         "reported",

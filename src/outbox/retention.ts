@@ -3,6 +3,7 @@ import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
 import { type CoveredSpan, cleanRunsBefore, coveredSpans } from "../reconcile/coverage.ts";
 import { addToCount } from "./event-counts.ts";
+import { releaseRequestRows } from "./request-rows.ts";
 
 /**
  * Retention removes events that no one needs row by row any more: reported or discarded, whose
@@ -102,7 +103,8 @@ async function removeSpan(
  * One batch in one statement: pick up to `limit` expired events of the span, customer by
  * customer through usage_events_customer_idx (customer_key, status, occurred_at) — an exact
  * range per customer, never the recent rows — then delete them (guarded: still reported or
- * discarded), their attempts (by the attempts' key) and count what went (usage_event_counts).
+ * discarded), their attempts (by the attempts' key) and the request rows whose last events they
+ * were, and count what went (usage_event_counts).
  */
 export async function removeBatch(
   db: Db,
@@ -160,13 +162,15 @@ export function removeBatchStatement(
       delete from usage_events e
        where e.id = any(array(select id from picked))
          and e.status = ${status}::text
-      returning e.id, e.status
+      returning e.id, e.status, e.delivered_by
     ),
     gone_attempts as (
       delete from usage_event_attempts a
        where a.event_id = any(array(select id from gone))
       returning 1
     ),
+    -- A request row (usage_event_requests) goes with the last event that names it.
+    ${releaseRequestRows("gone")},
     -- reported and discarded stay all-time figures; what went is counted apart.
     counted_reported as (${addToCount(
       "removed_reported",

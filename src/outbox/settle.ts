@@ -79,12 +79,20 @@ export async function settle(db: Db, owner: string, batch: SettleRow[]): Promise
 
 /** settle's one statement (exported so that a test can read its plan). */
 export function settleStatement(owner: string, batch: SettleRow[]): SQL {
+  const { rows, groups } = settleInput(batch);
   return sql`
-    with v as (
-      ${settleRows(batch)}
+    with g as (${settleGroups(groups)}),
+    v as (
+      ${settleRows(rows)}
       -- Limited to its length: the planner then knows how few rows the batch holds
       -- (by-id-guards.ts, batchSize).
       limit ${batchSize(batch.length)}
+    ),
+    -- One audit row for each request whose delivered events share it (usage_event_requests),
+    -- its id drawn here so that each event can name it. From the attempts' sequence: an
+    -- event's rows of both tables sort in the order they were written (attempt-history.ts).
+    req as materialized (
+      select g.n, nextval('usage_event_attempts_id_seq') as id from g where g.shares
     ),
     settled as (
       update usage_events as e set
@@ -118,7 +126,9 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         reported_at = case when v.status = 'reported' and rej.identifier is null then now()
           else e.reported_at end,
         failed_at = case when (v.status = 'failed' and sys.scope is null)
-          or rej.identifier is not null then now() else e.failed_at end
+          or rej.identifier is not null then now() else e.failed_at end,
+        -- Only a delivery that stands: an overruled one gets its own attempt row.
+        delivered_by = coalesce(case when rej.identifier is null then req.id end, e.delivered_by)
       from v
         -- Only a delivery can be overruled: a rejection does not change a retry or a wait, and
         -- a pending event of a rejected identifier fails at its next delivery answer.
@@ -129,6 +139,7 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         -- letters (revert-systemic.ts) would stay failed.
         left join reporter_circuits sys on v.status = 'failed' and v.error_http_status is not null
           and sys.scope = 'systemic:' || v.error_code
+        left join req on req.n = v.g
       where e.id = v.id
         -- Only a live event: a person may have discarded or resolved it meanwhile.
         and ${stillPending}
@@ -137,7 +148,8 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         and e.attempts = v.attempts
         and e.claims = v.claims
       returning e.id, e.attempts, e.status, rej.identifier is not null as overruled,
-        rej.code as rej_code, sys.scope is not null as held_back
+        rej.code as rej_code, sys.scope is not null as held_back,
+        case when rej.identifier is null then req.id end as request
     ),
     -- Every settled row was pending (the guard): the new reported ones are the change.
     counted as (${addToCount(
@@ -165,45 +177,73 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         v.started_at
       from v left join settled s on s.id = v.id
       -- A pre-flight decision that lost its lease changed nothing and called no one: no row.
-      where v.has_attempt and (s.id is not null or v.sent_at is not null)
+      -- A delivery its request's row records has none of its own.
+      where v.has_attempt and (s.id is not null or v.sent_at is not null) and s.request is null
+    ),
+    shared as (
+      insert into usage_event_requests
+        (id, worker, outcome, http_status, stripe_code, request_id, message, started_at, events)
+      select req.id, ${owner}, g.outcome, g.a_http_status, g.a_stripe_code, g.a_request_id,
+        g.a_message, g.started_at, c.n
+      from (select request, count(*)::int as n from settled
+             where request is not null group by request) c
+        join req on req.id = c.request
+        join g on g.n = req.n
     )
     select id from settled`;
 }
 
-/**
- * The batch as rows of a FROM: every SettleRow field under its column name. It travels as two
- * jsonb parameters: what rows share (the events of one request, delivered together) travels
- * once, as a group; each row names its event and its group, so Postgres parses four keys per
- * event, not a dozen with two timestamps. (One-element arrays per group instead made the
- * generic plan take the batch for ten times its rows, and read the outbox instead of its key.)
- */
-export function settleRows(batch: readonly SettleRow[]): SQL {
+/** The batch as settleStatement reads it, as a query of its own (for reading it back). */
+export function settleBatchRows(batch: readonly SettleRow[]): SQL {
   const { rows, groups } = settleInput(batch);
-  return sql`select r.id, r.attempts, r.claims, g.status, g.counted, g.new_key, g.delay_ms,
-      g.wait_reason, g.has_error, g.error_code, g.error_message, g.error_http_status,
-      g.error_request_id, g.stripe_request_id, g.first_ambiguous_at, g.sent_at,
-      g.has_attempt, g.outcome, g.a_http_status, g.a_stripe_code, g.a_request_id,
+  return sql`with g as (${settleGroups(groups)}) ${settleRows(rows)}`;
+}
+
+/**
+ * The batch's groups as rows of a FROM: what rows share (the events of one request, delivered
+ * together), once per group, every SettleRow field under its column name; `shares` when the
+ * group's attempt is one delivery of several events (one usage_event_requests row).
+ */
+export function settleGroups(groups: string): SQL {
+  return sql`select * from jsonb_to_recordset(${groups}::jsonb) as g(
+      n int, status text, counted boolean, new_key boolean, delay_ms float8,
+      wait_reason text, has_error boolean, error_code text, error_message text,
+      error_http_status int, error_request_id text, stripe_request_id text,
+      first_ambiguous_at timestamptz, sent_at timestamptz, has_attempt boolean, outcome text,
+      a_http_status int, a_stripe_code text, a_request_id text, a_message text,
+      started_at timestamptz, shares boolean)`;
+}
+
+/**
+ * The batch as rows of a FROM, each joined to its group `g` (settleGroups, a CTE of the
+ * statement). The batch travels as two jsonb parameters: what rows share travels once, as a
+ * group; each row names its event and its group, so Postgres parses four keys per event, not a
+ * dozen with two timestamps. (One-element arrays per group instead made the generic plan take
+ * the batch for ten times its rows, and read the outbox instead of its key.)
+ */
+export function settleRows(rows: string): SQL {
+  return sql`select r.id, r.attempts, r.claims, r.g, g.status, g.counted, g.new_key,
+      g.delay_ms, g.wait_reason, g.has_error, g.error_code, g.error_message,
+      g.error_http_status, g.error_request_id, g.stripe_request_id, g.first_ambiguous_at,
+      g.sent_at, g.has_attempt, g.outcome, g.a_http_status, g.a_stripe_code, g.a_request_id,
       g.a_message, g.started_at
     from jsonb_to_recordset(${rows}::jsonb) as r(id text, attempts int, claims int, g int)
-      join jsonb_to_recordset(${groups}::jsonb) as g(
-        n int, status text, counted boolean, new_key boolean, delay_ms float8,
-        wait_reason text, has_error boolean, error_code text, error_message text,
-        error_http_status int, error_request_id text, stripe_request_id text,
-        first_ambiguous_at timestamptz, sent_at timestamptz, has_attempt boolean, outcome text,
-        a_http_status int, a_stripe_code text, a_request_id text, a_message text,
-        started_at timestamptz)
-      on g.n = r.g`;
+      join g on g.n = r.g`;
 }
 
 /**
  * The batch as settleStatement reads it: each row's event and group, and the groups: what rows
  * share but their event, each once, numbered in the batch's order of first appearance. A stream
  * request's events, delivered together, are one group; rows that differ (an error's message, a
- * first ambiguous time) have a group each.
+ * first ambiguous time) have a group each. A group of two or more deliveries `shares` its
+ * attempt: one request row for all. (Its attempt record carries the request's id and start, so
+ * two requests fall into one group only where every field of their rows would read the same.)
  */
 function settleInput(batch: readonly SettleRow[]): { rows: string; groups: string } {
   const numbers = new Map<string, number>();
   const groups: string[] = [];
+  const sizes: number[] = [];
+  const delivered: boolean[] = [];
   const rows: string[] = [];
   let previous: SettleRow | undefined;
   let n = -1;
@@ -217,14 +257,20 @@ function settleInput(batch: readonly SettleRow[]): { rows: string; groups: strin
         n = groups.length;
         numbers.set(shared, n);
         groups.push(`{"n":${n},${shared.slice(1)}`);
+        sizes.push(0);
+        delivered.push(r.status === "reported" && r.attempt?.outcome === "delivered");
       } else n = known;
     }
     previous = r;
+    sizes[n] = (sizes[n] ?? 0) + 1;
     rows.push(
       `{"id":${JSON.stringify(r.id)},"attempts":${r.attempts},"claims":${r.claims},"g":${n}}`,
     );
   }
-  return { rows: `[${rows.join(",")}]`, groups: `[${groups.join(",")}]` };
+  const json = groups.map((text, i) =>
+    delivered[i] === true && (sizes[i] ?? 0) > 1 ? `${text.slice(0, -1)},"shares":true}` : text,
+  );
+  return { rows: `[${rows.join(",")}]`, groups: `[${json.join(",")}]` };
 }
 
 /** True when sharedJson gives a and b the same JSON: every field it reads is equal. */

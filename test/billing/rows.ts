@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
+import { ATTEMPT_HISTORY } from "../../src/outbox/attempt-history.ts";
 
 /** One event's row, as the tests read it. */
 export interface EventRow extends Record<string, unknown> {
@@ -34,7 +35,7 @@ export async function attemptsOf(
   return rows(
     db,
     sql`select outcome, worker, stripe_code, coalesce(message, '') as message
-        from usage_event_attempts where event_id = ${id} order by id`,
+        from ${ATTEMPT_HISTORY} a where event_id = ${id} order by id`,
   );
 }
 

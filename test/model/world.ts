@@ -29,6 +29,7 @@ import {
   startEmulator,
 } from "../../src/emulator/index.ts";
 import { buildApp } from "../../src/http/app.ts";
+import { ATTEMPT_HISTORY } from "../../src/outbox/attempt-history.ts";
 import { resolveDeadLetters } from "../../src/outbox/dlq-resolve.ts";
 import { retryDeadLetters } from "../../src/outbox/dlq-retry.ts";
 import { fromMetersList } from "../../src/reporter/account-probe.ts";
@@ -523,7 +524,7 @@ export class World {
     }>(
       this.db,
       sql`select event_id, attempt, worker, outcome, http_status, stripe_code, message
-          from usage_event_attempts
+          from ${ATTEMPT_HISTORY} a
           where event_id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
           order by event_id, id`,
     );

@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
-import { customers, usageEventAttempts, usageEvents } from "../../src/db/schema/index.ts";
+import {
+  customers,
+  usageEventAttempts,
+  usageEventRequests,
+  usageEvents,
+} from "../../src/db/schema/index.ts";
 import { queueStats } from "../../src/ops/stats.ts";
 import { type RemovedBatch, removeExpired } from "../../src/outbox/retention.ts";
 import { sweepOnce } from "../../src/outbox/retention-job.ts";
@@ -73,8 +78,9 @@ describe.each(backends)("retention, on %s", (kind) => {
     await db.insert(usageEvents).values([
       event("clean-1", clean),
       event("clean-2b", clean),
-      event("clean-3", clean),
-      event("clean-4b", clean),
+      // Delivered in one request that shared its audit row: both go, and the row with them.
+      event("clean-3", clean, { deliveredBy: 9001 }),
+      event("clean-4b", clean, { deliveredBy: 9001 }),
       event("clean-discarded", clean, {
         status: "discarded",
         reportedAt: null,
@@ -90,9 +96,10 @@ describe.each(backends)("retention, on %s", (kind) => {
       // Reported after the covering run looked: it was not compared.
       event("clean-late", clean, { reportedAt: new Date(runAt + HOUR) }),
       event("drifted-1", drifted),
-      event("cleared-1", cleared),
+      // One request's row, named by an event that goes and one that stays: the row stays.
+      event("cleared-1", cleared, { deliveredBy: 9002 }),
       event("failedrun-1", failedRun),
-      event("never-1", never),
+      event("never-1", never, { deliveredBy: 9002 }),
       event("recent-1", recent, { reportedAt: new Date(recent + 60_000) }),
     ]);
     const attempts = ["clean-1", "clean-2b", "clean-discarded", "drifted-1", "never-1", "recent-1"];
@@ -106,6 +113,15 @@ describe.each(backends)("retention, on %s", (kind) => {
           startedAt: new Date(clean),
         })),
       ),
+    );
+    await db.insert(usageEventRequests).values(
+      [9001, 9002].map((id) => ({
+        id,
+        worker: "w",
+        outcome: "delivered",
+        startedAt: new Date(clean),
+        events: 2,
+      })),
     );
     // Oldest first: run ids grow with time, and the latest run holding an hour judges it.
     await reconciliation(db, {
@@ -150,6 +166,9 @@ describe.each(backends)("retention, on %s", (kind) => {
     for (const b of batches) expect(b.events).toBeLessThanOrEqual(2);
     expect(await ids(db, "usage_events")).toEqual(before.filter((id) => !removable.includes(id)));
     expect(await ids(db, "usage_event_attempts")).toEqual(["drifted-1", "never-1", "recent-1"]);
+    expect(
+      await rows(db, sql`select id::int, events from usage_event_requests order by id`),
+    ).toEqual([{ id: 9002, events: 1 }]);
 
     // A second sweep finds nothing more.
     const again = await removeExpired(db, {

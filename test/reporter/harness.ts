@@ -8,6 +8,7 @@ import { customers } from "../../src/db/schema/customers.ts";
 import type { DeliveryMode } from "../../src/db/schema/meters.ts";
 import { meters } from "../../src/db/schema/meters.ts";
 import { type RunningEmulator, startEmulator } from "../../src/emulator/index.ts";
+import { ATTEMPT_HISTORY } from "../../src/outbox/attempt-history.ts";
 import type { ReporterLogger } from "../../src/reporter/logger.ts";
 import type { ReporterMetrics } from "../../src/reporter/reporter-metrics.ts";
 import { fromMeterEvents } from "../../src/reporter/sinks/meter-events.ts";
@@ -170,7 +171,7 @@ export async function reportedSums(
 export async function attemptOutcomes(db: Db): Promise<Record<string, number>> {
   const result = await rows<{ outcome: string; n: number }>(
     db,
-    sql`select outcome, count(*)::int as n from usage_event_attempts group by outcome`,
+    sql`select outcome, count(*)::int as n from ${ATTEMPT_HISTORY} a group by outcome`,
   );
   return Object.fromEntries(result.map((r) => [r.outcome, r.n]));
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Database, openDatabase } from "../../src/db/connect.ts";
 import { migrate } from "../../src/db/migrate.ts";
 import { rows } from "../../src/db/rows.ts";
+import { ATTEMPT_HISTORY } from "../../src/outbox/attempt-history.ts";
 import { describeOnPostgres, emptyPostgresDatabase } from "../support/db.ts";
 import {
   attemptOutcomes,
@@ -85,7 +86,7 @@ describeOnPostgres("two worker loops on one Postgres", () => {
     expect(await attemptOutcomes(a.db)).toEqual({ delivered: 3_000 });
     const perWorker = await rows<{ worker: string; n: number }>(
       a.db,
-      sql`select worker, count(*)::int as n from usage_event_attempts group by worker order by worker`,
+      sql`select worker, count(*)::int as n from ${ATTEMPT_HISTORY} a group by worker order by worker`,
     );
     expect(perWorker.map((w) => w.worker)).toEqual(["worker-a", "worker-b"]);
   });

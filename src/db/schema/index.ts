@@ -11,5 +11,6 @@ export * from "./subscription-items.ts";
 export * from "./usage-event-attempts.ts";
 export * from "./usage-event-claims.ts";
 export * from "./usage-event-counts.ts";
+export * from "./usage-event-requests.ts";
 export * from "./usage-events.ts";
 export * from "./workers.ts";

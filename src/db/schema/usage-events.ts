@@ -67,6 +67,12 @@ export const usageEvents = pgTable(
     lastRequestId: text("last_request_id"),
     /** Request id of the Stripe call that delivered the event. */
     stripeRequestId: text("stripe_request_id"),
+    /**
+     * The usage_event_requests row that is this event's delivery attempt, when the request's
+     * events shared it; null otherwise (its attempt rows are its own). Set only while reported:
+     * an asynchronous rejection copies the row into the event's own attempts and clears it.
+     */
+    deliveredBy: bigint("delivered_by", { mode: "number" }),
     reportedAt: timestamp("reported_at", { withTimezone: true }),
     /** When the event reached failed or discarded (dead-letter age). */
     failedAt: timestamp("failed_at", { withTimezone: true }),
