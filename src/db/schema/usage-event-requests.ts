@@ -1,4 +1,5 @@
-import { bigint, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, integer, pgTable } from "drizzle-orm/pg-core";
+import { attemptRecordColumns } from "./usage-event-attempts.ts";
 
 /**
  * One audit row for a request whose events were all delivered together (a v2 stream request's
@@ -16,14 +17,7 @@ export const usageEventRequests = pgTable("usage_event_requests", {
    * its request row sort together in the order they were written.
    */
   id: bigint("id", { mode: "number" }).primaryKey(),
-  worker: text("worker").notNull(),
-  outcome: text("outcome").notNull(),
-  httpStatus: integer("http_status"),
-  stripeCode: text("stripe_code"),
-  requestId: text("request_id"),
-  message: text("message"),
-  startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
-  finishedAt: timestamp("finished_at", { withTimezone: true }).notNull().defaultNow(),
+  ...attemptRecordColumns(),
   /**
    * Events that name this row now. Retention and an asynchronous rejection take events away
    * (outbox/request-rows.ts); the row goes with the last of them.
