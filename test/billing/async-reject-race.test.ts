@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { asyncRejections } from "../../src/db/schema/async-rejections.ts";
@@ -6,6 +5,7 @@ import { usageEvents } from "../../src/db/schema/usage-events.ts";
 import { asyncReject } from "../../src/outbox/async-reject.ts";
 import { type SettleRow, settle } from "../../src/outbox/settle.ts";
 import { describeOnPostgres, freshDatabase } from "../support/db.ts";
+import { heldTransaction, stillWaiting } from "../support/held-transaction.ts";
 import { eventRow } from "./rows.ts";
 
 /** The worker's settle of Stripe's 200 for `id`, claimed once, never attempted before. */
@@ -63,38 +63,22 @@ describeOnPostgres("an asynchronous rejection racing the worker's settle", () =>
 
     // Billing sync: records the rejection and applies it (leased or not, it fails the event),
     // then is held open before its commit.
-    let commit = () => {};
-    const held = new Promise<void>((resolve) => {
-      commit = resolve;
-    });
-    let applied = () => {};
-    const appliedOnce = new Promise<void>((resolve) => {
-      applied = resolve;
-    });
-    const billing = db.transaction(async (tx) => {
+    const billing = await heldTransaction(db, async (tx) => {
       await tx.insert(asyncRejections).values({
         identifier: "race-1",
         code: "meter_event_customer_not_found",
         message: "No such customer: 'cus_never_existed'.",
         stripeEventId: "evt_race",
       });
-      const outcome = await asyncReject(tx, ["race-1"]);
-      applied();
-      await held;
-      return outcome;
+      return asyncReject(tx, ["race-1"]);
     });
-    await appliedOnce;
 
     // The worker settles its 200 meanwhile: it must wait for billing sync, not slip past it.
-    let done = false;
-    const settling = settle(db, "worker-a", [delivered("race-1")]).finally(() => {
-      done = true;
-    });
-    await sleep(300);
-    expect(done).toBe(false);
+    const settling = settle(db, "worker-a", [delivered("race-1")]);
+    expect(await stillWaiting(settling)).toBe(true);
 
-    commit();
-    expect((await billing).failed).toEqual(["race-1"]);
+    billing.commit();
+    expect((await billing.committed).failed).toEqual(["race-1"]);
     // The settle found the event no longer pending: nothing settled, its answer kept as audit.
     expect([...(await settling)]).toEqual([]);
 

@@ -14,8 +14,8 @@ import { asyncReject } from "../../src/outbox/async-reject.ts";
 import { type ClaimedEvent, claim } from "../../src/outbox/claim.ts";
 import { type SettleRow, settle } from "../../src/outbox/settle.ts";
 import { delivered } from "../reporter/fixtures.ts";
-import { insertEvents } from "../reporter/seed.ts";
 import { backends, freshDatabase } from "../support/db.ts";
+import { insertDueEvents, oneRequest } from "./shared-request.ts";
 
 /**
  * Attempt rows per request: the events of one request delivered together share one audit row
@@ -33,35 +33,11 @@ describe.each(backends)("a request's shared attempt row on %s", (kind) => {
       await db.delete(t);
     }
     await db.delete(asyncRejections);
-    await insertEvents(
-      db,
-      ["a", "b", "c", "d"].map((id) => ({
-        id,
-        customerKey: "acme",
-        eventName: "api_calls",
-        value: 1,
-        occurredAt: new Date(),
-        nextAttemptAt: new Date(Date.now() - 60_000),
-      })),
-    );
+    await insertDueEvents(db, ["a", "b", "c", "d"]);
   });
 
   const claimAll = async () =>
     (await claim(database.db, { owner: "w1", leaseMs: 60_000, limit: 10 })).events;
-
-  /** One request's deliveries: the same answer and start for every event, as the worker writes. */
-  const oneRequest = (events: readonly ClaimedEvent[], requestId = "req_shared"): SettleRow[] => {
-    const startedAt = new Date(Date.now() - 500);
-    return events.map((e) => {
-      const d = delivered(e);
-      return {
-        ...d,
-        stripeRequestId: requestId,
-        sentAt: startedAt,
-        attempt: d.attempt && { ...d.attempt, requestId, startedAt },
-      };
-    });
-  };
 
   const requestRows = () =>
     rows<{ id: number; events: number; request_id: string; outcome: string; worker: string }>(

@@ -1,0 +1,34 @@
+import type { Db } from "../../src/db/connect.ts";
+import type { ClaimedEvent } from "../../src/outbox/claim.ts";
+import type { SettleRow } from "../../src/outbox/settle.ts";
+import { delivered } from "../reporter/fixtures.ts";
+import { insertEvents } from "../reporter/seed.ts";
+
+/** Pending events of one customer and meter, due a minute ago. */
+export function insertDueEvents(db: Db, ids: readonly string[]): Promise<void> {
+  return insertEvents(
+    db,
+    ids.map((id) => ({
+      id,
+      customerKey: "acme",
+      eventName: "api_calls",
+      value: 1,
+      occurredAt: new Date(),
+      nextAttemptAt: new Date(Date.now() - 60_000),
+    })),
+  );
+}
+
+/** One request's deliveries: the same answer and start for every event, as the worker writes. */
+export function oneRequest(events: readonly ClaimedEvent[], requestId = "req_shared"): SettleRow[] {
+  const startedAt = new Date(Date.now() - 500);
+  return events.map((e) => {
+    const d = delivered(e);
+    return {
+      ...d,
+      stripeRequestId: requestId,
+      sentAt: startedAt,
+      attempt: d.attempt && { ...d.attempt, requestId, startedAt },
+    };
+  });
+}
