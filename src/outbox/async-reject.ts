@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { rows } from "../db/rows.ts";
+import { ATTEMPT_COLUMNS, requestAsAttemptValues } from "./attempt-history.ts";
 import { addToCount } from "./event-counts.ts";
 import { leaseCleared } from "./lease-sql.ts";
 import { releaseRequestRows } from "./request-rows.ts";
@@ -159,10 +160,8 @@ export async function asyncReject(
          where e.id in (select id from failed) and e.delivered_by is not null
       ),
       copied as (
-        insert into usage_event_attempts (id, event_id, attempt, worker, outcome, http_status,
-          stripe_code, request_id, message, started_at, finished_at)
-        select r.id, e.id, e.attempts, r.worker, r.outcome, r.http_status, r.stripe_code,
-          r.request_id, r.message, r.started_at, r.finished_at
+        insert into usage_event_attempts (${ATTEMPT_COLUMNS})
+        select ${requestAsAttemptValues}
         from leaving l
           join usage_events e on e.id = l.id
           join usage_event_requests r on r.id = l.delivered_by
