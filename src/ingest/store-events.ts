@@ -20,6 +20,8 @@ import {
   insertOneEventParams,
   isConflictAbort,
   isTakenId,
+  REFUSED_ONE_EVENT_NAME,
+  REFUSED_ONE_EVENT_SQL,
 } from "./insert-events-sql.ts";
 
 /** What a stored batch came to: newly stored events and no-op repeats. */
@@ -38,6 +40,7 @@ export interface StoreResult {
  * A batch of new ids is stored by a plain insert (INSERT_NEW_EVENTS_SQL; INSERT_ONE_EVENT_SQL for
  * one event); one with an id already stored (a producer's retry) fails that insert and takes the
  * statement that judges it: two round trips, and Postgres logs the first one's unique violation.
+ * One event that its customer or meter refuses takes a second read too, of why (insertOne).
  */
 export async function storeEvents(
   db: Db,
@@ -51,10 +54,12 @@ export async function storeEvents(
     params ??= insertEventsParams([...events].sort(byId));
     return params;
   };
-  const row =
-    (await insertNew(client, events, arrays)) ?? (await insertJudged(client, events, arrays()));
-  if (row === undefined) throw new Error("the ingest statement returned no row");
-  if (!row.refs_ok) {
+  // Twice at most: see insertOne.
+  for (let attempt = 1; ; attempt++) {
+    const row =
+      (await insertNew(client, events, arrays)) ?? (await insertJudged(client, events, arrays()));
+    if (row === undefined) throw new Error("the ingest statement returned no row");
+    if (row.refs_ok) return { accepted: row.written, duplicates: events.length - row.written };
     const problem = referenceError(
       events,
       {
@@ -63,11 +68,11 @@ export async function storeEvents(
       },
       options.batch,
     );
-    // Unreachable unless a customer or meter changed between the check and the read.
-    if (problem === null) throw new Error("the ingest statement refused a batch with no problem");
-    throw problem;
+    if (problem !== null) throw problem;
+    // One event's refusal is read after its insert: a customer or meter made in between shows
+    // no problem, and the insert goes again. (The batch statements read both in one statement.)
+    if (attempt === 2) throw new Error("the ingest statement refused a batch with no problem");
   }
-  return { accepted: row.written, duplicates: events.length - row.written };
 }
 
 /** The plain insert of a batch of new ids; undefined when an id of it is taken (nothing stored). */
@@ -78,23 +83,40 @@ async function insertNew(
 ): Promise<InsertEventsRow | undefined> {
   const [one] = events;
   try {
-    const [row] =
-      events.length === 1 && one !== undefined
-        ? await client.query<InsertEventsRow>(
-            INSERT_ONE_EVENT_NAME,
-            INSERT_ONE_EVENT_SQL,
-            insertOneEventParams(one),
-          )
-        : await client.query<InsertEventsRow>(
-            INSERT_NEW_EVENTS_NAME,
-            INSERT_NEW_EVENTS_SQL,
-            arrays(),
-          );
+    if (events.length === 1 && one !== undefined) return await insertOne(client, one);
+    const [row] = await client.query<InsertEventsRow>(
+      INSERT_NEW_EVENTS_NAME,
+      INSERT_NEW_EVENTS_SQL,
+      arrays(),
+    );
     return row;
   } catch (err) {
     if (isTakenId(err)) return undefined;
     throw err;
   }
+}
+
+/** What INSERT_ONE_EVENT_SQL's one row means: stored, nothing refused. */
+const STORED_ONE: InsertEventsRow = { refs_ok: true, written: 1, customers: null, meters: null };
+
+/**
+ * One new event: stored, or the row that says why its customer or meter refused it, read by a
+ * second statement (REFUSED_ONE_EVENT_SQL) only then. A customer or meter made between the two
+ * reads as no problem (storeEvents tries again).
+ */
+async function insertOne(client: SqlClient, e: EventInput): Promise<InsertEventsRow | undefined> {
+  const stored = await client.query(
+    INSERT_ONE_EVENT_NAME,
+    INSERT_ONE_EVENT_SQL,
+    insertOneEventParams(e),
+  );
+  if (stored.length > 0) return STORED_ONE;
+  const [refused] = await client.query<InsertEventsRow>(
+    REFUSED_ONE_EVENT_NAME,
+    REFUSED_ONE_EVENT_SQL,
+    [e.customer, e.eventName],
+  );
+  return refused;
 }
 
 /** The statement that judges taken ids (duplicates, conflicts): 409 on a conflict. */

@@ -3,6 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/rows.ts";
 import { sqlClient } from "../../src/db/sql-client.ts";
+import { REFUSED_ONE_EVENT_NAME } from "../../src/ingest/insert-events-sql.ts";
 import { backends, describeOnPostgres } from "../support/db.ts";
 import { apiError, seed, startApi, type TestApi } from "./harness.ts";
 
@@ -59,10 +60,11 @@ describe.each(backends)("ingest in one statement on %s", (kind) => {
     return calls;
   }
 
-  it("a single event, a 1,000-event batch and a 422 each cost one round trip; a replay two", async () => {
+  it("a single event, a 1,000-event batch and a batch's 422 each cost one round trip; a replay and one event's 422 two", async () => {
     // The first request looks its key up and prepares the single event's insert, its replay the
-    // statement that judges taken ids, and a first batch the batch's insert; the next ones do
-    // none of that.
+    // statement that judges taken ids, a first batch the batch's insert, and a first refused
+    // event the read of why; the next ones do none of that.
+    expect((await post(api, { ...event("one-warm-gone"), customer: "gone" })).statusCode).toBe(422);
     expect((await post(api, event("one-warm"))).statusCode).toBe(202);
     expect((await post(api, event("one-warm"))).statusCode).toBe(202);
     expect(
@@ -81,11 +83,20 @@ describe.each(backends)("ingest in one statement on %s", (kind) => {
     ).toBe(2);
     expect(replayed?.statusCode).toBe(202);
     expect(replayed?.json()).toMatchObject({ accepted: 0, duplicates: 1000 });
+    const refusedBatch = await exchangesOf(async () => {
+      const res = await post(api, {
+        events: [event("one-ok"), { ...event("one-gone"), customer: "gone" }],
+      });
+      expect(apiError(res).code).toBe("customer_deleted");
+    });
+    expect(refusedBatch).toBe(1);
+    // One event: its insert stores nothing, then a second statement reads why (a client's
+    // mistake pays the second round trip, so that every event stored pays one statement less).
     const refused = await exchangesOf(async () => {
       const res = await post(api, { ...event("one-gone"), customer: "gone" });
       expect(apiError(res).code).toBe("customer_deleted");
     });
-    expect(refused).toBe(1);
+    expect(refused).toBe(2);
     expect(await storedIds(api, "one-b-")).toHaveLength(1000);
   });
 
@@ -167,6 +178,30 @@ describeOnPostgres("ingest racing an uncommitted insert of the same id", () => {
       await blocker.query("commit");
     };
   }
+
+  it("one event's customer created between its refused insert and the read of why: stored", async () => {
+    // The customer is created (on another connection) just before the read of why runs.
+    const pool = (api.db as unknown as { $client: pg.Pool }).$client;
+    const original = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+    let created = false;
+    (pool as unknown as { query: unknown }).query = async (...args: unknown[]) => {
+      const config = args[0] as { name?: string };
+      if (config?.name === REFUSED_ONE_EVENT_NAME && !created) {
+        created = true;
+        await blocker.query("insert into customers (key) values ('late')");
+      }
+      return original(...args);
+    };
+    try {
+      const res = await post(api, { ...event("late-1"), customer: "late" });
+      expect(created).toBe(true);
+      expect(res.statusCode).toBe(202);
+      expect(res.json()).toEqual({ accepted: 1, duplicates: 0 });
+    } finally {
+      (pool as unknown as { query: unknown }).query = original;
+    }
+    expect(await storedIds(api, "late-")).toEqual(["late-1"]);
+  });
 
   it("other content committed meanwhile: 409, and nothing of the batch is stored", async () => {
     const commit = await holdInsert("held-conflict", 1);
