@@ -156,15 +156,13 @@ export async function asyncReject(
       -- attempt row, under the same id so that it keeps its place in the history; the request
       -- row loses the event. Only while reported does an event name a request row.
       leaving as (
-        select e.id, e.delivered_by from usage_events e
+        select e.id, e.attempts, e.delivered_by from usage_events e
          where e.id in (select id from failed) and e.delivered_by is not null
       ),
       copied as (
         insert into usage_event_attempts (${ATTEMPT_COLUMNS})
         select ${requestAsAttemptValues}
-        from leaving l
-          join usage_events e on e.id = l.id
-          join usage_event_requests r on r.id = l.delivered_by
+        from leaving e join usage_event_requests r on r.id = e.delivered_by
       ),
       ${releaseRequestRows("leaving")},
       -- The rows are locked (above), so this snapshot's status is the one each update replaced.
