@@ -2,13 +2,12 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
-import { asyncRejections } from "../../src/db/schema/index.ts";
 import { asyncReject } from "../../src/outbox/async-reject.ts";
 import { claim } from "../../src/outbox/claim.ts";
 import { settle } from "../../src/outbox/settle.ts";
 import { describeOnPostgres, freshDatabase } from "../support/db.ts";
 import { heldTransaction, stillWaiting } from "../support/held-transaction.ts";
-import { insertDueEvents, oneRequest } from "./shared-request.ts";
+import { insertDueEvents, oneRequest, recordRejections } from "./shared-request.ts";
 
 /**
  * Two statements taking events of one shared request row at once, interleaved by hand on two
@@ -32,14 +31,7 @@ describeOnPostgres("two statements releasing one request row at once", () => {
     const requestRows = () =>
       rows<{ events: number }>(db, sql`select events from usage_event_requests`);
     expect(await requestRows()).toEqual([{ events: 4 }]);
-    await db.insert(asyncRejections).values(
-      ids.map((identifier) => ({
-        identifier,
-        code: "meter_event_customer_not_found",
-        message: "No customer",
-        stripeEventId: `evt_${identifier}`,
-      })),
-    );
+    await recordRejections(db, ids);
 
     // The first rejection (of b) takes its share of the row, then is held open before its commit.
     const first = await heldTransaction(db, (tx) => asyncReject(tx, ["b"]));

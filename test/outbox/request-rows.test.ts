@@ -15,7 +15,7 @@ import { type ClaimedEvent, claim } from "../../src/outbox/claim.ts";
 import { type SettleRow, settle } from "../../src/outbox/settle.ts";
 import { delivered } from "../reporter/fixtures.ts";
 import { backends, freshDatabase } from "../support/db.ts";
-import { insertDueEvents, oneRequest } from "./shared-request.ts";
+import { insertDueEvents, oneRequest, recordRejections } from "./shared-request.ts";
 
 /**
  * Attempt rows per request: the events of one request delivered together share one audit row
@@ -133,14 +133,7 @@ describe.each(backends)("a request's shared attempt row on %s", (kind) => {
     await settle(database.db, "w1", oneRequest(events));
     const [shared] = await requestRows();
     const reject = async (ids: string[]) => {
-      await database.db.insert(asyncRejections).values(
-        ids.map((identifier) => ({
-          identifier,
-          code: "meter_event_customer_not_found",
-          message: "No customer",
-          stripeEventId: `evt_${identifier}`,
-        })),
-      );
+      await recordRejections(database.db, ids);
       return asyncReject(database.db, ids);
     };
 
@@ -170,12 +163,7 @@ describe.each(backends)("a request's shared attempt row on %s", (kind) => {
 
   it("does not share a delivery Stripe had already rejected: that event's row is its own", async () => {
     const events = await claimAll();
-    await database.db.insert(asyncRejections).values({
-      identifier: "c",
-      code: "meter_event_customer_not_found",
-      message: "No customer",
-      stripeEventId: "evt_c",
-    });
+    await recordRejections(database.db, ["c"]);
     await settle(database.db, "w1", oneRequest(events));
     expect(await requestRows()).toMatchObject([{ events: 3 }]);
     expect(await ownRows()).toEqual([{ event_id: "c", outcome: "async_rejected" }]);

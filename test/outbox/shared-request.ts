@@ -1,4 +1,5 @@
 import type { Db } from "../../src/db/connect.ts";
+import { asyncRejections } from "../../src/db/schema/index.ts";
 import type { ClaimedEvent } from "../../src/outbox/claim.ts";
 import type { SettleRow } from "../../src/outbox/settle.ts";
 import { delivered } from "../reporter/fixtures.ts";
@@ -31,4 +32,16 @@ export function oneRequest(events: readonly ClaimedEvent[], requestId = "req_sha
       attempt: d.attempt && { ...d.attempt, requestId, startedAt },
     };
   });
+}
+
+/** Stripe's asynchronous rejection of each identifier, recorded as billing sync records it. */
+export async function recordRejections(db: Db, ids: readonly string[]): Promise<void> {
+  await db.insert(asyncRejections).values(
+    ids.map((identifier) => ({
+      identifier,
+      code: "meter_event_customer_not_found",
+      message: "No customer",
+      stripeEventId: `evt_${identifier}`,
+    })),
+  );
 }
