@@ -5,7 +5,7 @@ import { usageEvents } from "../../src/db/schema/usage-events.ts";
 import { asyncReject } from "../../src/outbox/async-reject.ts";
 import { type SettleRow, settle } from "../../src/outbox/settle.ts";
 import { describeOnPostgres, freshDatabase } from "../support/db.ts";
-import { heldTransaction, stillWaiting } from "../support/held-transaction.ts";
+import { heldTransaction, waitsOnLock } from "../support/held-transaction.ts";
 import { eventRow } from "./rows.ts";
 
 /** The worker's settle of Stripe's 200 for `id`, claimed once, never attempted before. */
@@ -75,7 +75,7 @@ describeOnPostgres("an asynchronous rejection racing the worker's settle", () =>
 
     // The worker settles its 200 meanwhile: it must wait for billing sync, not slip past it.
     const settling = settle(db, "worker-a", [delivered("race-1")]);
-    expect(await stillWaiting(settling)).toBe(true);
+    expect(await waitsOnLock(db, settling)).toBe(true);
 
     billing.commit();
     expect((await billing.committed).failed).toEqual(["race-1"]);

@@ -1,10 +1,10 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/connect.ts";
-import { rows } from "../../src/db/rows.ts";
 import type { usageEvents } from "../../src/db/schema/usage-events.ts";
 import { apiError, startApi, type TestApi } from "../api/harness.ts";
 import { backends } from "../support/db.ts";
+import { waitsOnLock } from "../support/held-transaction.ts";
 import {
   auditRows,
   eventRow,
@@ -15,20 +15,6 @@ import {
 
 const HOUR = 3_600_000;
 const FAR_FUTURE = new Date("2100-01-01T00:00:00Z");
-
-/** Waits until some statement of this database waits on a row lock (Postgres). */
-async function waitForLockWait(db: Db): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const [row] = await rows<{ n: number }>(
-      db,
-      sql`select count(*)::int as n from pg_stat_activity
-           where datname = current_database() and wait_event_type = 'Lock'`,
-    );
-    if ((row?.n ?? 0) > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error("no statement waited on a lock within 10 s");
-}
 
 /** A pending event written straight into the outbox (received `receivedHoursAgo` ago). */
 async function insertPending(
@@ -190,7 +176,7 @@ describe.each(backends)("POST /v1/events/cancel on %s", (kind) => {
                  lease_expires_at = now() + interval '1 minute'
            where id = 'due-1'`);
         const cancel = post({ ids: ["far-1", "due-1"], reason: "x" });
-        await waitForLockWait(api.db);
+        expect(await waitsOnLock(api.db, cancel)).toBe(true);
         return { cancel };
       });
       const res = await cancel;

@@ -6,7 +6,7 @@ import { asyncReject } from "../../src/outbox/async-reject.ts";
 import { claim } from "../../src/outbox/claim.ts";
 import { settle } from "../../src/outbox/settle.ts";
 import { describeOnPostgres, freshDatabase } from "../support/db.ts";
-import { heldTransaction, stillWaiting } from "../support/held-transaction.ts";
+import { heldTransaction, waitsOnLock } from "../support/held-transaction.ts";
 import { insertDueEvents, oneRequest, recordRejections } from "./shared-request.ts";
 
 /**
@@ -38,7 +38,7 @@ describeOnPostgres("two statements releasing one request row at once", () => {
     // The second (of the other three) read the row's count as it was before the first: it must
     // wait for the first, then take the row's last events and delete it.
     const second = asyncReject(db, ["a", "c", "d"]);
-    expect(await stillWaiting(second)).toBe(true);
+    expect(await waitsOnLock(db, second)).toBe(true);
 
     first.commit();
     expect((await first.committed).failed).toEqual(["b"]);

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { sql } from "drizzle-orm";
 import type { Db } from "../../src/db/connect.ts";
+import { rows } from "../../src/db/rows.ts";
 
 /** A transaction kept open after its work, until the test commits it. */
 export interface HeldTransaction<T> {
@@ -36,10 +38,19 @@ export async function heldTransaction<T>(
   return { commit, committed };
 }
 
-/** True when `promise` is still unsettled after `ms`: a statement waiting on a lock. */
-export async function stillWaiting(promise: Promise<unknown>, ms = 300): Promise<boolean> {
+/**
+ * Resolves true once a session of this database (other than the one asking) waits on a lock
+ * while `waiting` is still unsettled (Postgres's pg_stat_activity, polled): proof that the
+ * statement behind `waiting` is blocked by a held transaction, not merely slow. False when
+ * `waiting` settles first, or when no lock wait shows within `timeoutMs`.
+ */
+export async function waitsOnLock(
+  db: Db,
+  waiting: Promise<unknown> | null = null,
+  timeoutMs = 10_000,
+): Promise<boolean> {
   let settled = false;
-  promise.then(
+  waiting?.then(
     () => {
       settled = true;
     },
@@ -47,6 +58,17 @@ export async function stillWaiting(promise: Promise<unknown>, ms = 300): Promise
       settled = true;
     },
   );
-  await sleep(ms);
-  return !settled;
+  const deadline = Date.now() + timeoutMs;
+  while (!settled && Date.now() < deadline) {
+    const [row] = await rows<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from pg_stat_activity
+           where datname = current_database() and pid <> pg_backend_pid()
+             and wait_event_type = 'Lock'`,
+    );
+    // Read again after the query: a statement that finished meanwhile did not wait on this lock.
+    if ((row?.n ?? 0) > 0) return !settled;
+    await sleep(25);
+  }
+  return false;
 }
