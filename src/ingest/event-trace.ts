@@ -1,11 +1,10 @@
-import { asc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { defaultConfig } from "../config.ts";
 import type { Db } from "../db/connect.ts";
-import { type UsageEventAttempt, usageEventAttempts } from "../db/schema/usage-event-attempts.ts";
-import { usageEventRequests } from "../db/schema/usage-event-requests.ts";
+import type { UsageEventAttempt } from "../db/schema/usage-event-attempts.ts";
 import { eventStatuses, type UsageEvent, usageEvents } from "../db/schema/usage-events.ts";
-import { requestAsAttempt } from "../outbox/attempt-history.ts";
+import { attemptsOf } from "../outbox/attempt-history.ts";
 import { workerGoneAfterMs, workersAlive } from "../outbox/workers.ts";
 
 /** The workers' "gone" rule at the default lease, for callers that do not pass their own. */
@@ -77,9 +76,8 @@ export const eventTraceSchema = z.object({
 export type EventTrace = z.infer<typeof eventTraceSchema>;
 
 /**
- * Reads an event, its attempts and whether their workers are alive (up to four indexed queries:
- * the request row only when its delivery shared one, the workers only when there is an
- * attempt); null when no event has this id. `liveWithinMs` is the "gone" rule of
+ * Reads an event, its attempts and whether their workers are alive (up to three indexed
+ * queries: the workers only when there is an attempt); null when no event has this id. `liveWithinMs` is the "gone" rule of
  * outbox/workers.ts for the workers' lease (default: the default lease).
  */
 export async function getEventTrace(
@@ -90,22 +88,7 @@ export async function getEventTrace(
 ): Promise<EventTrace | null> {
   const [event] = await db.select().from(usageEvents).where(eq(usageEvents.id, id));
   if (event === undefined) return null;
-  const own = await db
-    .select()
-    .from(usageEventAttempts)
-    .where(eq(usageEventAttempts.eventId, id))
-    .orderBy(asc(usageEventAttempts.id));
-  // Its delivery, when the request's events shared one audit row.
-  const shared =
-    event.deliveredBy === null
-      ? []
-      : await db
-          .select()
-          .from(usageEventRequests)
-          .where(eq(usageEventRequests.id, event.deliveredBy));
-  const attempts = [...own, ...shared.map((r) => requestAsAttempt(id, event.attempts, r))].sort(
-    (a, b) => a.id - b.id,
-  );
+  const attempts = await attemptsOf(db, id);
   const alive = await workersAlive(db, [...new Set(attempts.map((a) => a.worker))], liveWithinMs);
   return eventTrace(event, attempts, now, alive);
 }
