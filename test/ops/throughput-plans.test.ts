@@ -1,9 +1,9 @@
 import { type SQL, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/connect.ts";
 import { rows } from "../../src/db/rows.ts";
 import { lastHourThroughput, throughputStatements } from "../../src/ops/throughput.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends, seededDatabase } from "../support/db.ts";
 
 /** Pages usage_events holds. */
 async function tablePages(database: Database): Promise<number> {
@@ -29,20 +29,12 @@ async function visited(database: Database, statement: SQL) {
 // The dashboard refreshes every few seconds: its throughput must read the last hour, not every
 // event ever billed. 60,000 events reported two days ago, then 30 in the last hour.
 describe.each(backends)("the last hour's throughput, on %s", (kind) => {
-  let database: Database;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    const { db } = database;
-    await rows(
-      db,
-      sql`insert into usage_events (id, customer_key, event_name, value, occurred_at, status, reported_at)
+  const seeded = seededDatabase(kind, [
+    sql`insert into usage_events (id, customer_key, event_name, value, occurred_at, status, reported_at)
           select 'old-' || g, 'cus-' || (g % 200), 'api_calls', 1, now(), 'reported',
                  now() - interval '2 days' + g * interval '1 second'
             from generate_series(1, 60000) g`,
-    );
-    await rows(
-      db,
-      sql`insert into usage_events (id, customer_key, event_name, value, occurred_at, status,
+    sql`insert into usage_events (id, customer_key, event_name, value, occurred_at, status,
             reported_at, failed_at, last_error_code)
           select 'new-' || g, 'cus-1', 'api_calls', 1, now(),
                  case when g % 10 = 0 then 'failed' else 'reported' end,
@@ -50,16 +42,14 @@ describe.each(backends)("the last hour's throughput, on %s", (kind) => {
                  case when g % 10 = 0 then now() - g * interval '1 minute' end,
                  case when g % 10 = 0 then 'customer_deleted' end
             from generate_series(1, 30) g`,
-    );
     // What autovacuum's autosummarize does on Postgres, and the embedded database's own look
     // on PGlite (summarizeIfDue, db/auto-analyze.ts).
-    await rows(db, sql`select brin_summarize_new_values('usage_events_reported_brin')`);
-    await rows(db, sql`analyze usage_events`);
-  }, 120_000);
-  afterAll(() => database?.close());
+    sql`select brin_summarize_new_values('usage_events_reported_brin')`,
+    sql`analyze usage_events`,
+  ]);
 
   it("counts the last hour by minute: 27 reported, 3 dead-lettered", async () => {
-    const t = await lastHourThroughput(database.db);
+    const t = await lastHourThroughput(seeded().db);
     expect(t.reported).toBe(27);
     expect(t.failed).toBe(3);
     expect(t.minutes).toHaveLength(30);
@@ -67,15 +57,15 @@ describe.each(backends)("the last hour's throughput, on %s", (kind) => {
   });
 
   it("reported: through the BRIN index, visiting a small share of the table's pages", async () => {
-    const pages = await tablePages(database);
-    const { plan, pages: read } = await visited(database, throughputStatements.reported);
+    const pages = await tablePages(seeded());
+    const { plan, pages: read } = await visited(seeded(), throughputStatements.reported);
     expect(plan).toContain("usage_events_reported_brin");
     expect(plan).not.toContain('"Seq Scan"');
     expect(read).toBeLessThan(pages / 4);
   });
 
   it("failed: through the dead-letter index, never the table", async () => {
-    const { plan } = await visited(database, throughputStatements.failed);
+    const { plan } = await visited(seeded(), throughputStatements.failed);
     expect(plan).toContain("usage_events_dead_letter_idx");
     expect(plan).not.toContain('"Seq Scan"');
   });

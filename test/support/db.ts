@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { SQL } from "drizzle-orm";
 import pg from "pg";
-import { describe, inject } from "vitest";
+import { afterAll, beforeAll, describe, inject } from "vitest";
 import { type Database, openDatabase } from "../../src/db/connect.ts";
 import { migrate } from "../../src/db/migrate.ts";
+import { rows } from "../../src/db/rows.ts";
 
 /** The database engines a suite runs on: PGlite always, Postgres too when DATABASE_URL is set. */
 export const backends: Array<Database["kind"]> = process.env.DATABASE_URL
@@ -33,6 +35,24 @@ export async function freshDatabase(kind: Database["kind"]): Promise<Database> {
       await database.close();
       await adminQuery(adminUrl, `drop database if exists ${name} with (force)`);
     },
+  };
+}
+
+/**
+ * For the describe block that calls it: a fresh database of `kind`, seeded by `statements` in
+ * their order before its tests (a plan test's last is its ANALYZE), and closed after them. The
+ * function it returns gives the database, inside a test.
+ */
+export function seededDatabase(kind: Database["kind"], statements: SQL[]): () => Database {
+  let database: Database | undefined;
+  beforeAll(async () => {
+    database = await freshDatabase(kind);
+    for (const statement of statements) await rows(database.db, statement);
+  }, 120_000);
+  afterAll(() => database?.close());
+  return () => {
+    if (database === undefined) throw new Error("seededDatabase: read it inside a test");
+    return database;
   };
 }
 
