@@ -1,4 +1,5 @@
 import type Stripe from "stripe";
+import { withoutCallSiteStack } from "../stripe-client.ts";
 import { describeStripeError } from "./describe-stripe-error.ts";
 import { MeterEventSessions } from "./meter-event-session.ts";
 import type { OutboundEvent, SendResult, UsageSink } from "./port.ts";
@@ -47,9 +48,11 @@ export function fromMeterStream(stripe: Stripe, options: MeterStreamOptions = {}
 
   async function post(events: OutboundEvent[], token: string): Promise<SendResult> {
     // The same client (host, timeout, no SDK retries) with the session token as this request's key.
-    const res = (await stripe.v2.billing.meterEventStream.create(
-      { events: events.map(streamEvent) },
-      { apiKey: token },
+    const res = (await withoutCallSiteStack(() =>
+      stripe.v2.billing.meterEventStream.create(
+        { events: events.map(streamEvent) },
+        { apiKey: token },
+      ),
     )) as unknown as { lastResponse?: { statusCode: number; requestId?: string } } | undefined;
     return {
       kind: "ok",
