@@ -77,8 +77,9 @@ export type EventTrace = z.infer<typeof eventTraceSchema>;
 
 /**
  * Reads an event, its attempts and whether their workers are alive (up to three indexed
- * queries: the workers only when there is an attempt); null when no event has this id. `liveWithinMs` is the "gone" rule of
- * outbox/workers.ts for the workers' lease (default: the default lease).
+ * queries: the workers only when there is an attempt); null when no event has this id.
+ * `liveWithinMs` is the "gone" rule of outbox/workers.ts for the workers' lease (default: the
+ * default lease).
  */
 export async function getEventTrace(
   db: Db,

@@ -15,8 +15,8 @@ export const ATTEMPT_COLUMNS = sql.raw(
 /**
  * A request row (`r`, usage_event_requests) as the attempt row of one of its events (`e`:
  * usage_events, or rows with its id and attempts), in ATTEMPT_COLUMNS's order: the request
- * row's id and record, the event's id, and as attempt number the event's count of attempts (a delivered event's count does not
- * change while it stays reported). What the history reads and what an asynchronous rejection
+ * row's id and record, the event's id, and as attempt number the event's count of attempts (a
+ * delivered event's count does not change while it stays reported). What the history reads and what an asynchronous rejection
  * copies into the event's own rows (async-reject.ts).
  */
 export const requestAsAttemptValues = sql.raw(

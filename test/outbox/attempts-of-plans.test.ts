@@ -4,9 +4,10 @@ import { attemptsOf, attemptsOfStatement } from "../../src/outbox/attempt-histor
 import { backends, seededDatabase } from "../support/db.ts";
 import { planOf, seqScansOf } from "../support/plans.ts";
 
-// 40,000 reported events: half delivered by a request row shared with another (10,000 rows), half with an
-// attempt row of their own, and one event with both (a retry, then a shared delivery). Trace
-// reads one event's history: through the keys of all three tables, never by reading a table.
+// 40,000 reported events: half delivered by a request row shared with another (10,000 rows),
+// half with an attempt row of their own, and one event with both (a retry, then a shared
+// delivery). Trace reads one event's history: through the keys of all three tables, never by
+// reading a table.
 describe.each(backends)("one event's attempts (trace) on %s", (kind) => {
   const seeded = seededDatabase(kind, [
     sql`insert into usage_event_requests (id, worker, outcome, http_status, started_at, events)

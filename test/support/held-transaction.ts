@@ -46,11 +46,11 @@ export async function heldTransaction<T>(
  */
 export async function waitsOnLock(
   db: Db,
-  waiting: Promise<unknown> | null = null,
+  waiting: Promise<unknown>,
   timeoutMs = 10_000,
 ): Promise<boolean> {
   let settled = false;
-  waiting?.then(
+  waiting.then(
     () => {
       settled = true;
     },
@@ -66,7 +66,7 @@ export async function waitsOnLock(
            where datname = current_database() and pid <> pg_backend_pid()
              and wait_event_type = 'Lock'`,
     );
-    // Read again after the query: a statement that finished meanwhile did not wait on this lock.
+    // `settled` as it is after the query: a statement that finished meanwhile was not blocked.
     if ((row?.n ?? 0) > 0) return !settled;
     await sleep(25);
   }
