@@ -1,13 +1,11 @@
-import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../../src/db/connect.ts";
-import { rows } from "../../src/db/rows.ts";
+import { type SQL, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
 import { extendLeasesStatement } from "../../src/outbox/extend-leases.ts";
 import { markSentStatement } from "../../src/outbox/mark-sent.ts";
 import { releaseStatement } from "../../src/outbox/release.ts";
 import { settleStatement } from "../../src/outbox/settle.ts";
 import { delivered } from "../reporter/fixtures.ts";
-import { backends, freshDatabase } from "../support/db.ts";
+import { backends, seededDatabase } from "../support/db.ts";
 import { planOf } from "../support/plans.ts";
 
 /** `count` pending events, leased to w1 or not. */
@@ -22,34 +20,31 @@ const insertEvents = (leased: boolean, count = 20_000) => sql`
  * Statistics at their worst, each as an outbox meets them with no ANALYZE since it changed (on
  * PGlite, or on a server with autovacuum off).
  */
-const scenarios: Record<string, (db: Database["db"]) => Promise<void>> = {
+const leaseThree = sql`
+  update usage_events set lease_owner = 'w1' where id in ('evt-1', 'evt-2', 'evt-3')`;
+
+const scenarios: Record<string, SQL[]> = {
   // "status = 'pending'" looks rare: the planner read every pending row through
   // usage_events_customer_idx for a batch of three.
-  "analyzed while empty, then 20,000 leased events": async (db) => {
-    await rows(db, sql`analyze usage_events`);
-    await rows(db, insertEvents(true));
-  },
+  "analyzed while empty, then 20,000 leased events": [
+    sql`analyze usage_events`,
+    insertEvents(true),
+  ],
   // "lease_owner = $1" looks rare: the leased rows' index (between vacuums full of dead entries)
   // must not be read either.
-  "20,000 events analyzed while none was leased, then three leased": async (db) => {
-    await rows(db, insertEvents(false));
-    await rows(db, sql`analyze usage_events`);
-    await rows(
-      db,
-      sql`update usage_events set lease_owner = 'w1' where id in ('evt-1', 'evt-2', 'evt-3')`,
-    );
-  },
+  "20,000 events analyzed while none was leased, then three leased": [
+    insertEvents(false),
+    sql`analyze usage_events`,
+    leaseThree,
+  ],
   // Statistics right, on a small outbox: the batch's rows come from jsonb_to_recordset, which
   // the planner takes for 100 rows, and reading 10,000 rows looked cheaper than 100 probes of
   // the key (each v1 settle and mark read the whole outbox, until batchSize).
-  "10,000 events analyzed, three of them leased": async (db) => {
-    await rows(db, insertEvents(false, 10_000));
-    await rows(
-      db,
-      sql`update usage_events set lease_owner = 'w1' where id in ('evt-1', 'evt-2', 'evt-3')`,
-    );
-    await rows(db, sql`analyze usage_events`);
-  },
+  "10,000 events analyzed, three of them leased": [
+    insertEvents(false, 10_000),
+    leaseThree,
+    sql`analyze usage_events`,
+  ],
 };
 
 /**
@@ -59,14 +54,7 @@ const scenarios: Record<string, (db: Database["db"]) => Promise<void>> = {
 describe.each(
   backends.flatMap((kind) => Object.keys(scenarios).map((scenario) => ({ kind, scenario }))),
 )("by-id statements on $kind, $scenario", ({ kind, scenario }) => {
-  let database: Database;
-  beforeAll(async () => {
-    database = await freshDatabase(kind);
-    await scenarios[scenario]?.(database.db);
-  });
-  afterAll(async () => {
-    await database.close();
-  });
+  const database = seededDatabase(kind, scenarios[scenario] ?? []);
 
   const three = [1, 2, 3].map((n) => ({ id: `evt-${n}`, claims: 1, attempts: 0 }));
   const statements = {
@@ -80,7 +68,7 @@ describe.each(
     it.each(["custom", "generic"] as const)(
       `${name} reads usage_events by its primary key only (%s plan)`,
       async (mode) => {
-        const text = await planOf(database, statement(), mode);
+        const text = await planOf(database(), statement(), mode);
         const indexes = [...text.matchAll(/"Index Name":\s*"(usage_events_[a-z_]+)"/g)].map(
           (m) => m[1],
         );
