@@ -127,8 +127,7 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
           else e.reported_at end,
         failed_at = case when (v.status = 'failed' and sys.scope is null)
           or rej.identifier is not null then now() else e.failed_at end,
-        -- Only a delivery that stands: an overruled one gets its own attempt row.
-        delivered_by = coalesce(case when rej.identifier is null then req.id end, e.delivered_by)
+        delivered_by = coalesce(req.id, e.delivered_by)
       from v
         -- Only a delivery can be overruled: a rejection does not change a retry or a wait, and
         -- a pending event of a rejected identifier fails at its next delivery answer.
@@ -139,7 +138,9 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         -- letters (revert-systemic.ts) would stay failed.
         left join reporter_circuits sys on v.status = 'failed' and v.error_http_status is not null
           and sys.scope = 'systemic:' || v.error_code
-        left join req on req.n = v.g
+        -- The request's row records only a delivery that stands: an overruled one gets an
+        -- attempt row of its own.
+        left join req on req.n = v.g and rej.identifier is null
       where e.id = v.id
         -- Only a live event: a person may have discarded or resolved it meanwhile.
         and ${stillPending}
@@ -149,7 +150,7 @@ export function settleStatement(owner: string, batch: SettleRow[]): SQL {
         and e.claims = v.claims
       returning e.id, e.attempts, e.status, rej.identifier is not null as overruled,
         rej.code as rej_code, sys.scope is not null as held_back,
-        case when rej.identifier is null then req.id end as request
+        req.id as request
     ),
     -- Every settled row was pending (the guard): the new reported ones are the change.
     counted as (${addToCount(
