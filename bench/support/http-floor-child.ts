@@ -1,13 +1,24 @@
 /**
  * The two processes of the transport floor (bench/floor.ts), one script for both: `server`
  * answers every POST after the emulator's latency with a meter event's JSON, and nothing else;
- * `client` sends one form-encoded POST per event at a fixed rate over keep-alive connections
- * (node:http, as the Stripe SDK's default client) and parses each answer. No SDK, no database,
- * no routing, no validation: what is left is what two Node processes cost to exchange one
- * request per event on this machine. Each reports over the IPC channel.
+ * `client` sends one POST per event at a fixed rate and waits for each answer, `via` one of:
+ * - "http": a form-encoded POST over keep-alive connections (node:http, as the Stripe SDK's
+ *   default client), each answer parsed. No SDK, no database, no routing, no validation: what
+ *   is left is what two Node processes cost to exchange one request per event on this machine.
+ * - "sdk": Meterline's own v1 sink (the Stripe SDK as the worker calls it, compiled, from
+ *   dist/), and nothing else of the worker: no outbox, no database, no limiter. Beside the
+ *   "http" client, what the SDK adds to each request.
+ * Each reports over the IPC channel.
  */
 import { Agent, createServer, request } from "node:http";
-import { openLoop } from "./open-loop.ts";
+// @ts-expect-error scripts/build.js is plain JavaScript, with no declarations.
+import { ensureBuilt } from "../../scripts/build.js";
+import type * as MeterEvents from "../../src/reporter/sinks/meter-events.ts";
+import type * as StripeClient from "../../src/reporter/stripe-client.ts";
+import { openLoop, type Sender } from "./open-loop.ts";
+
+/** How the floor's client sends (see above). */
+export type FloorVia = "http" | "sdk";
 
 /** What the parent hears (it answers the client's `ready` with "start"). */
 export type FloorMessage =
@@ -49,13 +60,27 @@ if (role === "server") {
   });
   process.on("disconnect", () => process.exit(0));
 } else if (role === "client") {
-  const { port, perSecond, count } = JSON.parse(json ?? "{}") as {
+  const { port, perSecond, count, via } = JSON.parse(json ?? "{}") as {
     port: number;
     perSecond: number;
     count: number;
+    via: FloorVia;
   };
+  const post = via === "sdk" ? await sdkSender(port) : httpSender(port);
+  // Loaded and waiting: the parent starts counting CPU, then says "start".
+  await new Promise<void>((resolve) => {
+    process.once("message", () => resolve());
+    send({ type: "ready", port });
+  });
+  const r = await openLoop(count, perSecond, post);
+  send({ type: "done", wallMs: r.wallMs, errors: r.errors, firstError: r.firstError });
+  process.disconnect?.();
+}
+
+/** One bare node:http POST per event. */
+function httpSender(port: number): Sender {
   const agent = new Agent({ keepAlive: true });
-  const post = (i: number) =>
+  return (i: number) =>
     new Promise<string | null>((resolve) => {
       const body = `event_name=api_calls&identifier=evt_${i}&payload[stripe_customer_id]=cus_${i % 200}&payload[value]=1&timestamp=1738396800`;
       const req = request(
@@ -86,12 +111,38 @@ if (role === "server") {
       req.on("error", (err) => resolve(String(err)));
       req.end(body);
     });
-  // Loaded and waiting: the parent starts counting CPU, then says "start".
-  await new Promise<void>((resolve) => {
-    process.once("message", () => resolve());
-    send({ type: "ready", port });
-  });
-  const r = await openLoop(count, perSecond, post);
-  send({ type: "done", wallMs: r.wallMs, errors: r.errors, firstError: r.firstError });
-  process.disconnect?.();
+}
+
+/** One event per call of Meterline's compiled v1 sink, with the client the worker builds. */
+async function sdkSender(port: number): Promise<Sender> {
+  const problem: string | null = ensureBuilt();
+  if (problem !== null) throw new Error(`the build failed: ${problem}`);
+  const dist = (path: string) => new URL(`../../dist/${path}`, import.meta.url).href;
+  const { createStripeClient }: typeof StripeClient = await import(
+    dist("reporter/stripe-client.js")
+  );
+  const { fromMeterEvents }: typeof MeterEvents = await import(
+    dist("reporter/sinks/meter-events.js")
+  );
+  const sink = fromMeterEvents(
+    createStripeClient({
+      secretKey: "sk_test_floor",
+      apiBase: `http://127.0.0.1:${port}`,
+      timeoutMs: 10_000,
+    }),
+  );
+  const occurredAt = new Date(1_738_396_800_000);
+  return async (i: number) => {
+    const result = await sink.send({
+      id: `evt_${i}`,
+      identifier: `evt_${i}`,
+      eventName: "api_calls",
+      stripeCustomerId: `cus_${i % 200}`,
+      value: 1,
+      occurredAt,
+      customerPayloadKey: "stripe_customer_id",
+      valuePayloadKey: "value",
+    });
+    return result.kind === "ok" ? null : `${result.kind}: ${result.message}`;
+  };
 }
