@@ -64,8 +64,18 @@ export interface ModeResult {
   stalled: boolean;
   note: string | null;
   cpu: RunCpu;
+  /** The warm-up sent before the clock (none: the run was measured cold). */
+  warmup: Warmup | null;
   /** What the run's setup read after it (RunSetup.read). */
   extra: Record<string, number>;
+}
+
+/** The warm-up of a run: events sent through its processes before the clock, and their CPU. */
+export interface Warmup {
+  events: number;
+  /** First POST → nothing pending. */
+  ms: number;
+  cpu: RunCpu;
 }
 
 /** What a table other than e2e changes in a run: its database, Meterline's environment, and reads after it. */
@@ -76,6 +86,8 @@ export interface RunSetup {
   env?: Record<string, string>;
   /** Read from the database once the processes have stopped. */
   read?: (database: Database) => Promise<Record<string, number>>;
+  /** False: no warm-up, whatever the options say (a table whose figures count from the start). */
+  warmup?: boolean;
 }
 
 /** The environment every Meterline process of a run gets (besides where its database is). */
@@ -127,6 +139,122 @@ async function reportedPercentiles(
     t10: row?.t10 == null ? Number.NaN : Number(row.t10),
     t90: row?.t90 == null ? Number.NaN : Number(row.t90),
   };
+}
+
+/** What the tables a run writes are: cleaned after the warm-up. */
+const RUN_TABLES = [
+  "usage_events",
+  "usage_event_claims",
+  "usage_event_attempts",
+  "usage_event_requests",
+  "usage_event_counts",
+] as const;
+
+/** The POST bodies of `events` events whose ids start with `prefix`. */
+function eventBodies(prefix: string, events: number, customers: number): string[] {
+  const bodies: string[] = [];
+  for (let from = 0; from < events; from += BATCH) {
+    const n = Math.min(BATCH, events - from);
+    bodies.push(
+      JSON.stringify({
+        events: Array.from({ length: n }, (_, j) => eventBody(prefix, from + j, customers)),
+      }),
+    );
+  }
+  return bodies;
+}
+
+/** Where a load is sent and how its progress is read. */
+interface LoadContext {
+  apiUrl: string;
+  key: string;
+  /** Events "Stripe" holds on the mode's endpoint: the emulator's own counter. */
+  applied: () => Promise<number>;
+  /** Events still pending in Meterline's outbox. */
+  pending: () => Promise<number>;
+  pollMs: number;
+  children: MeterlineProcess[];
+}
+
+/** A load sent and drained, measured. */
+interface MeasuredLoad {
+  /** When its first POST left. */
+  t0: number;
+  ingestMs: number;
+  /** First POST → nothing pending (or the stall). */
+  measuredMs: number;
+  stalledNote: string | null;
+  cpu: RunCpu;
+}
+
+/**
+ * POSTs `bodies` (`events` events in all), then waits until the emulator holds them and nothing
+ * is pending, with the CPU of `processes` (and on Postgres the backends') counted meanwhile.
+ */
+async function measureLoad(
+  load: LoadContext,
+  bodies: string[],
+  events: number,
+  processes: Record<string, Accounted>,
+  postgresUrl: string | null,
+  bar: { update(n: number): void },
+): Promise<MeasuredLoad> {
+  const pgCpu: PostgresCpu | null = postgresUrl ? await startPostgresCpu(postgresUrl) : null;
+  const base = await load.applied();
+  const cpu = startProcessCpu(processes);
+  const t0 = Date.now();
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < bodies.length; i = next++) {
+      const res = await postEvents(load.apiUrl, load.key, bodies[i] ?? "");
+      if (res.error !== null) throw new Error(`POST /v1/events: ${res.status} ${res.error}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(POSTS_IN_FLIGHT, bodies.length) }, lane));
+  const ingestMs = Date.now() - t0;
+
+  // Progress is read from the emulator (its own process, a counter): polling the database
+  // would put the bench's queries into what is measured (on PGlite, into `start` itself).
+  // Once "Stripe" holds every event, the database is polled for the last settles.
+  let stalledNote: string | null = null;
+  const exitedNote = () => {
+    const gone = load.children.find((c) => c.exited());
+    return gone ? `a Meterline process exited: ${gone.tail().slice(-300)}` : null;
+  };
+  let got = 0;
+  let lastProgress = Date.now();
+  while (got < events) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = (await load.applied()) - base;
+    if (now > got) lastProgress = Date.now();
+    got = now;
+    bar.update(Math.min(events, got));
+    stalledNote = exitedNote();
+    if (stalledNote) break;
+    if (Date.now() - lastProgress > STALL_MS) break;
+  }
+  let left = stalledNote ? 0 : await load.pending();
+  lastProgress = Date.now();
+  while (left !== 0 && stalledNote === null) {
+    await new Promise((resolve) => setTimeout(resolve, load.pollMs));
+    const now = await load.pending();
+    if (now < left || Number.isNaN(left)) lastProgress = Date.now();
+    left = now;
+    stalledNote = exitedNote();
+    if (Date.now() - lastProgress > STALL_MS) {
+      stalledNote = `stalled: ${now} still pending after ${STALL_MS / 1000} s without progress (the emulator holds ${num(got)} of ${num(events)})`;
+    }
+  }
+  const measuredMs = Date.now() - t0;
+  const cpuMs = cpu.stop();
+  let cpuNote: string | null = null;
+  if (pgCpu) {
+    const pg = await pgCpu.stop();
+    cpuNote = pg.why;
+    cpuMs.postgres_api = pg.byApp ? (pg.byApp["meterline-api"] ?? 0) : Number.NaN;
+    cpuMs.postgres_worker = pg.byApp ? (pg.byApp["meterline-worker"] ?? 0) : Number.NaN;
+  }
+  return { t0, ingestMs, measuredMs, stalledNote, cpu: { ms: cpuMs, note: cpuNote } };
 }
 
 /** Runs `mode` on `engine` end to end and measures it. */
@@ -184,78 +312,50 @@ export async function measureMode(
       apiUrl = serve.url ?? "";
     }
 
-    // Bodies are built before the clock starts: the client's JSON work is not the server's.
-    const bodies: string[] = [];
-    for (let from = 0; from < events; from += BATCH) {
-      const n = Math.min(BATCH, events - from);
-      bodies.push(
-        JSON.stringify({
-          events: Array.from({ length: n }, (_, j) =>
-            eventBody(prefix, from + j, options.customers),
-          ),
-        }),
-      );
-    }
-    const pgCpu: PostgresCpu | null = target.url ? await startPostgresCpu(target.url) : null;
-    const bar = phase(`e2e ${mode} on ${engine}`, events);
-    const cpu = startProcessCpu(processes);
-    const t0 = Date.now();
-    let next = 0;
-    const lane = async () => {
-      for (let i = next++; i < bodies.length; i = next++) {
-        const res = await postEvents(apiUrl, key, bodies[i] ?? "");
-        if (res.error !== null) throw new Error(`POST /v1/events: ${res.status} ${res.error}`);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(POSTS_IN_FLIGHT, bodies.length) }, lane));
-    const ingestMs = Date.now() - t0;
-
-    // Progress is read from the emulator (its own process, a counter): polling the database
-    // would put the bench's queries into what is measured (on PGlite, into `start` itself).
-    // Once "Stripe" holds every event, the database is polled for the last settles.
     const group = GROUP[mode];
-    const reached = async () => (await side.emulator.usage())[group]?.appliedEvents ?? 0;
-    const pending = async () =>
-      database ? pendingCount(database.db) : pendingViaApi(apiUrl, admin);
-    let stalledNote: string | null = null;
-    const exitedNote = () => {
-      const gone = children.find((c) => c.exited());
-      return gone ? `a Meterline process exited: ${gone.tail().slice(-300)}` : null;
+    const applied = async () => (await side.emulator.usage())[group]?.appliedEvents ?? 0;
+    const load: LoadContext = {
+      apiUrl,
+      key,
+      applied,
+      pending: () => (database ? pendingCount(database.db) : pendingViaApi(apiUrl, admin)),
+      pollMs: database ? 100 : 250,
+      children,
     };
-    let got = 0;
-    let lastProgress = Date.now();
-    while (got < events) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      const now = await reached();
-      if (now > got) lastProgress = Date.now();
-      got = now;
-      bar.update(Math.min(events, got));
-      stalledNote = exitedNote();
-      if (stalledNote) break;
-      if (Date.now() - lastProgress > STALL_MS) break;
-    }
-    let left = stalledNote ? 0 : await pending();
-    lastProgress = Date.now();
-    while (left !== 0 && stalledNote === null) {
-      await new Promise((resolve) => setTimeout(resolve, database ? 100 : 250));
-      const now = await pending();
-      if (now < left || Number.isNaN(left)) lastProgress = Date.now();
-      left = now;
-      stalledNote = exitedNote();
-      if (Date.now() - lastProgress > STALL_MS) {
-        stalledNote = `stalled: ${now} still pending after ${STALL_MS / 1000} s without progress (the emulator holds ${num(got)} of ${num(events)})`;
+
+    // The warm-up: a fresh process's CPU per event includes V8's warm-up (compiling the hot
+    // paths, growing the young generation), seconds of CPU over its first seconds of load,
+    // once per process start. A production process pays it once in days; left in, it made
+    // the figure a function of the run's length (v1: 1.20 ms/ev over 5,000 events, 0.59 over
+    // 60,000). Measured apart, in its own columns; the rest of the row is the running cost.
+    const warmEvents = setup.warmup === false ? 0 : options.warmup[mode];
+    let warmup: Warmup | null = null;
+    if (warmEvents > 0) {
+      const bodies = eventBodies(`warm-${mode}`, warmEvents, options.customers);
+      const bar = phase(`warm-up ${mode} on ${engine}`, warmEvents);
+      const measured = await measureLoad(load, bodies, warmEvents, processes, target.url, bar);
+      if (measured.stalledNote !== null) {
+        bar.finish("stalled");
+        throw new Error(`the warm-up did not finish: ${measured.stalledNote}`);
       }
+      bar.finish(`${num(warmEvents)} events in ${num(measured.measuredMs / 1000, 1)} s`);
+      warmup = { events: warmEvents, ms: measured.measuredMs, cpu: measured.cpu };
+      // What the warm-up left (dead row versions, statistics) is cleaned as autovacuum would:
+      // CI's Postgres runs without it. PGlite's folder is `start`'s while it runs.
+      if (database) await vacuumAnalyze(database.db, RUN_TABLES);
     }
-    const measuredMs = Date.now() - t0;
-    const cpuMs = cpu.stop();
-    let cpuNote: string | null = null;
-    if (pgCpu) {
-      const pg = await pgCpu.stop();
-      cpuNote = pg.why;
-      cpuMs.postgres_api = pg.byApp ? (pg.byApp["meterline-api"] ?? 0) : Number.NaN;
-      cpuMs.postgres_worker = pg.byApp ? (pg.byApp["meterline-worker"] ?? 0) : Number.NaN;
-    }
-    const usage = (await side.emulator.usage())[GROUP[mode]];
+    // The run's counts are the emulator's since here: the warm-up's are not the run's.
+    const before = (await side.emulator.usage())[group];
+    const ledgerBefore = await side.emulator.ledger();
+
+    // Bodies are built before the clock starts: the client's JSON work is not the server's.
+    const bodies = eventBodies(prefix, events, options.customers);
+    const bar = phase(`e2e ${mode} on ${engine}`, events);
+    const run = await measureLoad(load, bodies, events, processes, target.url, bar);
+    const { t0, ingestMs, measuredMs, stalledNote } = run;
+    const cpuMs = run.cpu.ms;
+    const cpuNote = run.cpu.note;
+    const usage = (await side.emulator.usage())[group];
     const ledger = await side.emulator.ledger();
 
     // Stop Meterline before reading: on PGlite the bench can only open the folder then.
@@ -275,12 +375,14 @@ export async function measureMode(
       measuredMs,
       reported: last.reported,
       failed: last.failed,
-      throttled: usage?.throttled ?? 0,
-      requests: usage?.requests ?? 0,
-      ledgerAccepted: ledger.accepted + ledger.usageRecords,
+      throttled: (usage?.throttled ?? 0) - (before?.throttled ?? 0),
+      requests: (usage?.requests ?? 0) - (before?.requests ?? 0),
+      ledgerAccepted:
+        ledger.accepted + ledger.usageRecords - (ledgerBefore.accepted + ledgerBefore.usageRecords),
       stalled: stalledNote !== null,
       note: stalledNote,
       cpu: { ms: cpuMs, note: cpuNote },
+      warmup,
       extra,
     };
     bar.finish(

@@ -101,6 +101,17 @@ export async function runE2e(
       put(figures, `${p}.cpu_ms_per_event_by_process.${k}`, perEvent(v, r.reported));
     }
     put(figures, `${p}.ratio_to_seed`, steady / seedRate(r.engine, r.mode));
+    const w = r.warmup;
+    put(figures, `${p}.warmup.events`, w?.events ?? 0);
+    put(figures, `${p}.warmup.seconds`, w ? w.ms / 1000 : null);
+    put(
+      figures,
+      `${p}.warmup.cpu_ms_per_event`,
+      w ? perEvent(headlineCpu(w.cpu.ms), w.events) : null,
+    );
+    for (const [k, v] of Object.entries(w?.cpu.ms ?? {})) {
+      put(figures, `${p}.warmup.cpu_ms_per_event_by_process.${k}`, perEvent(v, w?.events ?? 0));
+    }
     put(figures, `${p}.skipped`, null);
     put(figures, `${p}.note`, r.note ?? r.cpu.note);
   }
@@ -149,6 +160,8 @@ export async function runE2e(
       "emulator got",
       ...cpuCols.map((c) => `${c.heading} ms/ev`),
       "CPU worker+emulator+pg ms/ev",
+      "warm-up events",
+      "warm-up CPU worker+emulator+pg ms/ev",
       "note",
     ],
     rows: [
@@ -173,6 +186,8 @@ export async function runE2e(
             return v === undefined ? "" : cpuCell(perEvent(v, r.reported));
           }),
           cpuCell(perEvent(headlineCpu(r.cpu.ms), r.reported)),
+          num(r.warmup?.events ?? 0),
+          r.warmup ? cpuCell(perEvent(headlineCpu(r.warmup.cpu.ms), r.warmup.events)) : "",
           r.note ?? r.cpu.note ?? "",
         ];
       }),
@@ -180,6 +195,7 @@ export async function runE2e(
     ],
     notes: [
       `Method: on Postgres, \`meterline serve\` and \`meterline worker\`, each its own process; on PGlite, \`meterline start\` (API and worker in one process: the embedded database is one process's). Spawned from bin/meterline.js with STRIPE_SECRET_KEY/STRIPE_API_BASE → the emulator process, METERLINE_BATCH_SIZE=${options.workerBatch}, METERLINE_CONCURRENCY=${options.workerConcurrency}, METERLINE_RATE_LIMIT=${options.v1Limit} (a live key's limit), other settings default. The processes start (and the worker registers) before the clock. The bench POSTs the events in batches of ${BATCH}, ${POSTS_IN_FLIGHT} in flight, bodies built before the clock, while the worker runs.`,
+      `Warm-up: before the clock, "warm-up events" more (by mode: ${options.modes.map((m) => `${m} ${num(options.warmup[m])}`).join(", ")}; --warmup-events) go the same way through the same processes, until none is pending; then VACUUM ANALYZE on Postgres. A process that has just started spends CPU on warming up (V8 compiling the hot paths and growing its young generation: seconds of CPU over its first seconds of load, once per process start), which made CPU per event a function of the run's length. Every figure of the row but the two warm-up columns is the run after it; "warm-up CPU" is the same headline sum over the warm-up's events, what a freshly started worker pays for them. The floors (table below) warm up the same way; the seed's worker does not.`,
       `"events/s steady": events reported between the 10th and the 90th percentile of reported_at ÷ the time between them — the rate once running, without the first claim, the stream's session and the tail. "events/s overall": reported ÷ (first POST → last reported_at). "÷ seed" divides the steady rate by the seed's naive worker of the same mode and engine (table below).`,
       `CPU ms/ev: CPU time (user + system, every thread) of each process from the first POST until the bench saw nothing pending, ÷ events reported. Spawned processes from /proc/<pid>/stat; "pg (API)"/"pg (worker)": the Postgres backends serving each process (by application_name), from /proc, sampled every 250 ms; "bench client": the bench process (POSTs and polls). The headline "worker+emulator+pg" is worker + emulator + the worker's backends (PGlite: start + emulator, the API included).`,
       `Stripe: the bundled emulator in its own process, latency ${options.latencyMs} ms ± ${options.jitterMs} ms per usage request, live-mode limits: v1 meter events ${num(options.v1Limit)}/s, v2 stream ${num(options.v2Limit)} requests/s, usage records 25 requests/s on that endpoint (and 100/s general). "429s" and "emulator got" are counted by the emulator (not by Meterline): requests answered 429 on the mode's endpoint, and meter events + usage records it accepted (more than reported means resends).`,

@@ -30,6 +30,8 @@ export interface FloorResult {
   /** CPU ms of the sending process and of the answering one, over the whole load. */
   clientCpuMs: number;
   serverCpuMs: number;
+  /** Requests sent at the same rate before the CPU was counted. */
+  warmup: number;
 }
 
 /** Seconds of load the floor sends (the quick presets send fewer). */
@@ -67,14 +69,20 @@ export async function measureFloor(
   options: Pick<BenchOptions, "latencyMs" | "jitterMs" | "quick">,
   perSecond: number,
   via: FloorVia,
+  warmup = 0,
 ): Promise<FloorResult> {
   const server = start("server", { latencyMs: options.latencyMs, jitterMs: options.jitterMs });
   try {
     const { port } = await next(server, "ready");
     const requests = Math.round(perSecond * floorSeconds(options));
-    const client = start("client", { port, perSecond, count: requests, via });
+    const client = start("client", { port, perSecond, count: requests, warmup, via });
     await next(client, "ready");
-    // Counted once both are loaded and idle, as the e2e rows count from the first POST.
+    if (warmup > 0) {
+      const warm = next(client, "warm");
+      client.send("start");
+      await warm;
+    }
+    // Counted once both are loaded (and warm), as the e2e rows count after their warm-up.
     const cpu = startProcessCpu({ client: client.pid ?? 0, server: server.pid ?? 0 });
     const finished = next(client, "done");
     client.send("start");
@@ -89,6 +97,7 @@ export async function measureFloor(
       firstError: done.firstError,
       clientCpuMs: ms.client ?? Number.NaN,
       serverCpuMs: ms.server ?? Number.NaN,
+      warmup,
     };
   } finally {
     server.kill();
@@ -117,11 +126,13 @@ export async function floorOfV1(
   try {
     say(`… transport floor at ${num(v1.steadyPerS)} requests/s`);
     const perSecond = Math.round(v1.steadyPerS);
-    const http = await measureFloor(options, perSecond, "http");
+    // Warmed up like the row it is compared with.
+    const warmup = v1.warmup?.events ?? 0;
+    const http = await measureFloor(options, perSecond, "http", warmup);
     let sdk: FloorResult | null = null;
     try {
       say(`… the SDK's floor at ${num(v1.steadyPerS)} requests/s`);
-      sdk = await measureFloor(options, perSecond, "sdk");
+      sdk = await measureFloor(options, perSecond, "sdk", warmup);
     } catch (err) {
       say(`the SDK's floor failed: ${String(err)}`);
     }
@@ -155,6 +166,7 @@ export function floorTable(
   put(figures, "floor.meter_events.requests_per_s", f.perSecond);
   put(figures, "floor.meter_events.requests", f.requests);
   put(figures, "floor.meter_events.errors", f.errors);
+  put(figures, "floor.meter_events.warmup", f.warmup);
   put(figures, "floor.meter_events.client_cpu_ms_per_event", client);
   put(figures, "floor.meter_events.server_cpu_ms_per_event", server);
   put(figures, "floor.meter_events.cpu_ms_per_event", client + server);
@@ -224,7 +236,7 @@ export function floorTable(
     ],
     rows,
     notes: [
-      `Floor: ${num(f.requests)} POSTs (${floorSeconds(options)} s) at ${num(f.perSecond)}/s — the steady rate of the ${f.engine} v1 row — sent on schedule (bench/support/open-loop.ts) by a bare node:http client over keep-alive connections, a form-encoded body like the SDK's, each answer read and parsed; answered by a bare node:http server after ${options.latencyMs} ± ${options.jitterMs} ms with a meter event's JSON. No SDK, no database, no routing or validation. bench/floor.ts.`,
+      `Floor: ${num(f.requests)} POSTs (${floorSeconds(options)} s) at ${num(f.perSecond)}/s — the steady rate of the ${f.engine} v1 row — after a warm-up of ${num(f.warmup)} more at that rate like the row's, sent on schedule (bench/support/open-loop.ts) by a bare node:http client over keep-alive connections, a form-encoded body like the SDK's, each answer read and parsed; answered by a bare node:http server after ${options.latencyMs} ± ${options.jitterMs} ms with a meter event's JSON. No SDK, no database, no routing or validation. bench/floor.ts.`,
       "The SDK's row: the same load and the same bare server, sent by Meterline's v1 sink (src/reporter/sinks/meter-events.ts: the Stripe SDK's billing.meterEvents.create, with the client the worker builds, compiled) and nothing else of the worker. Its sender above the floor is what the SDK adds to each request; the worker's sender above the floor, less that, is the reporter and the outbox's client side (claims, marks, settles, the limiter).",
       "CPU per event of each process (user + system, /proc), from the moment both are loaded. A process that sleeps between requests pays for each wake-up, and on a virtual machine a wake-up costs much more than the request's own work: this is what any sender and any answerer pay here for one request per event at this rate, before doing anything. \"above the floor\": a row's CPU per event less the bare floor's. The emulator's answerer above the floor is its own work (routing, validation, idempotency, the ledger). Postgres is in none of these rows.",
       ...footer(),

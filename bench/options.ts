@@ -40,6 +40,8 @@ export interface BenchOptions {
   databaseUrl: string;
   /** Events per end-to-end run, per delivery mode. */
   events: Record<Mode, number>;
+  /** Events of the warm-up that goes through an end-to-end run's processes before its clock. */
+  warmup: Record<Mode, number>;
   /** Emulator latency per usage request, ms. */
   latencyMs: number;
   /** ± jitter around the latency, ms. */
@@ -90,6 +92,7 @@ export type Parsed =
 
 interface Sizes {
   events: Record<Mode, number>;
+  warmup: Record<Mode, number>;
   customers: number;
   baselineWindowS: number;
   ingestBatches: number;
@@ -108,6 +111,9 @@ interface Sizes {
 const SIZES: Record<Preset, Sizes> = {
   full: {
     events: { meter_events: 20_000, meter_stream: 100_000, usage_records: 500 },
+    // About 15 s of v1 at its rate: how long a fresh worker's and emulator's CPU per event took
+    // to settle (V8's compilation and heap growth); a few seconds of the others.
+    warmup: { meter_events: 15_000, meter_stream: 40_000, usage_records: 50 },
     customers: 200,
     baselineWindowS: 20,
     ingestBatches: 100,
@@ -122,6 +128,7 @@ const SIZES: Record<Preset, Sizes> = {
   },
   quick: {
     events: { meter_events: 4_000, meter_stream: 20_000, usage_records: 200 },
+    warmup: { meter_events: 3_000, meter_stream: 10_000, usage_records: 20 },
     customers: 200,
     baselineWindowS: 6,
     ingestBatches: 20,
@@ -137,6 +144,7 @@ const SIZES: Record<Preset, Sizes> = {
   // Every code path once, with sizes too small for any figure to mean a speed (test/bench).
   smoke: {
     events: { meter_events: 200, meter_stream: 1_000, usage_records: 40 },
+    warmup: { meter_events: 50, meter_stream: 200, usage_records: 5 },
     customers: 20,
     baselineWindowS: 1,
     ingestBatches: 3,
@@ -153,6 +161,8 @@ const SIZES: Record<Preset, Sizes> = {
 
 const ev = (p: Preset) =>
   `${SIZES[p].events.meter_events} / ${SIZES[p].events.meter_stream} / ${SIZES[p].events.usage_records}`;
+const warm = (p: Preset) =>
+  `${SIZES[p].warmup.meter_events} / ${SIZES[p].warmup.meter_stream} / ${SIZES[p].warmup.usage_records}`;
 
 /** The help text, with the defaults of a full run and of --quick. */
 export const HELP = `Usage: npm run bench -- [options]
@@ -217,6 +227,9 @@ Options (full default / --quick default):
   --v1-events N            events of the meter_events runs (wins over --events)
   --stream-events N        events of the meter_stream runs (wins over --events)
   --usage-records-events N events of the usage_records runs (wins over --events)
+  --warmup-events N        events sent through an e2e run's processes before its clock, every
+                           mode; 0: none, the run is measured cold (by mode: ${warm("full")} /
+                           ${warm("quick")})
   --latency MS             emulator latency per usage request (30)
   --jitter MS              ± jitter around it (10)
   --v1-limit N             emulator live limit, v1 meter events per second (1000); Meterline
@@ -248,6 +261,7 @@ const INT_FLAGS = [
   "v1-events",
   "stream-events",
   "usage-records-events",
+  "warmup-events",
   "latency",
   "jitter",
   "v1-limit",
@@ -338,6 +352,14 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       meter_stream: int("stream-events", all ?? sizes.events.meter_stream, 1),
       usage_records: int("usage-records-events", all ?? sizes.events.usage_records, 1),
     },
+    warmup: (() => {
+      const n = typeof values["warmup-events"] === "string" ? int("warmup-events", 0, 0) : null;
+      return {
+        meter_events: n ?? sizes.warmup.meter_events,
+        meter_stream: n ?? sizes.warmup.meter_stream,
+        usage_records: n ?? sizes.warmup.usage_records,
+      };
+    })(),
     latencyMs: int("latency", 30, 0),
     jitterMs: int("jitter", 10, 0),
     v1Limit: int("v1-limit", 1_000, 1),

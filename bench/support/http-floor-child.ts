@@ -23,6 +23,8 @@ export type FloorVia = "http" | "sdk";
 /** What the parent hears (it answers the client's `ready` with "start"). */
 export type FloorMessage =
   | { type: "ready"; port: number }
+  /** The client's warm-up load is done (the parent answers "start" again to go on). */
+  | { type: "warm" }
   | { type: "done"; wallMs: number; errors: number; firstError: string | null };
 
 const [role, json] = process.argv.slice(2);
@@ -60,18 +62,27 @@ if (role === "server") {
   });
   process.on("disconnect", () => process.exit(0));
 } else if (role === "client") {
-  const { port, perSecond, count, via } = JSON.parse(json ?? "{}") as {
+  const { port, perSecond, count, warmup, via } = JSON.parse(json ?? "{}") as {
     port: number;
     perSecond: number;
     count: number;
+    /** Requests sent at the same rate before the measured ones (as the e2e runs' warm-up). */
+    warmup: number;
     via: FloorVia;
   };
   const post = via === "sdk" ? await sdkSender(port) : httpSender(port);
-  // Loaded and waiting: the parent starts counting CPU, then says "start".
-  await new Promise<void>((resolve) => {
-    process.once("message", () => resolve());
-    send({ type: "ready", port });
-  });
+  const told = (m: FloorMessage) =>
+    new Promise<void>((resolve) => {
+      process.once("message", () => resolve());
+      send(m);
+    });
+  await told({ type: "ready", port });
+  if (warmup > 0) {
+    // Ids after the measured ones' range: each request's body stays unique.
+    await openLoop(warmup, perSecond, (i) => post(count + i));
+    await told({ type: "warm" });
+  }
+  // Warm (or not asked to be): the parent has started counting CPU.
   const r = await openLoop(count, perSecond, post);
   send({ type: "done", wallMs: r.wallMs, errors: r.errors, firstError: r.firstError });
   process.disconnect?.();

@@ -9,11 +9,13 @@ describe("the transport floor's children", () => {
 
   for (const via of ["http", "sdk"] as const) {
     it(`sends every request of the load via ${via}, each answered, and counts both processes' CPU`, async () => {
-      const f = await measureFloor(options, 40, via);
+      // With a warm-up: the client waits to be told twice (after loading, after warming up).
+      const f = await measureFloor(options, 40, via, 20);
       expect(f.firstError).toBeNull();
       expect(f.errors).toBe(0);
       // --quick sends 3 s of the rate.
       expect(f.requests).toBe(120);
+      expect(f.warmup).toBe(20);
       expect(f.wallMs).toBeGreaterThan(2_500);
       expect(f.clientCpuMs).toBeGreaterThan(0);
       expect(f.serverCpuMs).toBeGreaterThan(0);
