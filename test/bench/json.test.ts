@@ -58,6 +58,14 @@ describe("npm run bench -- --json", () => {
       if (!onPostgres) {
         expect(at(doc, "backlog.skipped")).toBe("it needs Postgres");
       }
+      // The warm-up (--smoke: 50 v1 events) went first, measured apart: the run's counts are
+      // its own, the emulator's included (it saw both loads).
+      const v1 = `e2e.${onPostgres ? "postgres" : "pglite"}.meter_events`;
+      expect(at(doc, `${v1}.warmup.events`)).toBe(50);
+      expect(Number.isFinite(at(doc, `${v1}.warmup.cpu_ms_per_event`))).toBe(true);
+      expect(at(doc, `${v1}.reported`)).toBe(200);
+      expect(at(doc, `${v1}.emulator_accepted`)).toBe(200);
+      expect(at(doc, `${v1}.requests`)).toBe(200);
     },
     // A hang guard for a run of a few minutes on a busy machine, not a speed limit.
     20 * 60_000,
