@@ -109,8 +109,10 @@ export async function runE2e(
       `${p}.warmup.cpu_ms_per_event`,
       w ? perEvent(headlineCpu(w.cpu.ms), w.events) : null,
     );
-    for (const [k, v] of Object.entries(w?.cpu.ms ?? {})) {
-      put(figures, `${p}.warmup.cpu_ms_per_event_by_process.${k}`, perEvent(v, w?.events ?? 0));
+    if (w) {
+      for (const [k, v] of Object.entries(w.cpu.ms)) {
+        put(figures, `${p}.warmup.cpu_ms_per_event_by_process.${k}`, perEvent(v, w.events));
+      }
     }
     put(figures, `${p}.skipped`, null);
     put(figures, `${p}.note`, r.note ?? r.cpu.note);

@@ -339,6 +339,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
 
   const dbUrl = values["database-url"];
   const all = typeof values.events === "string" ? int("events", 0, 1) : null;
+  const allWarmup = typeof values["warmup-events"] === "string" ? int("warmup-events", 0, 0) : null;
   const options: BenchOptions = {
     preset,
     quick: preset !== "full",
@@ -352,14 +353,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       meter_stream: int("stream-events", all ?? sizes.events.meter_stream, 1),
       usage_records: int("usage-records-events", all ?? sizes.events.usage_records, 1),
     },
-    warmup: (() => {
-      const n = typeof values["warmup-events"] === "string" ? int("warmup-events", 0, 0) : null;
-      return {
-        meter_events: n ?? sizes.warmup.meter_events,
-        meter_stream: n ?? sizes.warmup.meter_stream,
-        usage_records: n ?? sizes.warmup.usage_records,
-      };
-    })(),
+    warmup: {
+      meter_events: allWarmup ?? sizes.warmup.meter_events,
+      meter_stream: allWarmup ?? sizes.warmup.meter_stream,
+      usage_records: allWarmup ?? sizes.warmup.usage_records,
+    },
     latencyMs: int("latency", 30, 0),
     jitterMs: int("jitter", 10, 0),
     v1Limit: int("v1-limit", 1_000, 1),
