@@ -4,6 +4,7 @@ import { dateFromEpochMs, epochMs } from "../db/epoch-ms.ts";
 import { preparedRows } from "../db/prepared.ts";
 import { rows } from "../db/rows.ts";
 import { leaseEnd } from "./lease-sql.ts";
+import { otherWorkerAliveSql } from "./workers.ts";
 
 /**
  * Open claims at which an event is a suspect: it was held by two workers (or one, twice) that
@@ -147,7 +148,7 @@ export function claimRescuesStatement(
       update usage_events e set
         lease_owner = ${owner},
         lease_expires_at = ${leaseEnd(leaseMs)},
-        pair_owner = ${pairOwner(owner)},
+        pair_owner = ${pairOwner(owner, leaseMs)},
         claims = e.claims + 1,
         open_claims = e.open_claims + 1
       from lost
@@ -223,10 +224,21 @@ const streamMeters = sql`(select m.event_name from meters m where m.delivery_mod
 
 /**
  * pair_owner of a claimed event (usage_events e): the owner for the meters with a per-(customer,
- * meter) rule, null for the stream's, whose claims then change no indexed column (HOT).
+ * meter) rule, while another worker is alive; otherwise null, and the claim changes no indexed
+ * column (a HOT update: one WAL record, no index entry). Only another worker's claims read the
+ * mark (claimDue's pair test): a worker keeps its own pairs to one request at a time in its send
+ * queue, so a worker alone has no one to tell. The stream's meters have no such rule.
+ *
+ * A worker that starts while another runs alone does not see the pairs the other claimed before
+ * it came (their leases carry no mark), until those are settled: a claim cycle, about a second at
+ * v1's rate. If both send one pair in that time, Stripe answers one of them 429, which is retried
+ * and not counted as an attempt, as for two claims racing in the same instant (claimDue). The
+ * second worker is alive from the moment its row is written, at its start
+ * (reporter/worker-registry.ts): from then on the first worker's claims mark their pairs again.
  */
-function pairOwner(owner: string): SQL {
-  return sql`case when e.event_name in ${streamMeters} then null else ${owner} end`;
+function pairOwner(owner: string, leaseMs: number): SQL {
+  return sql`case when e.event_name in ${streamMeters} then null
+                  when ${otherWorkerAliveSql(owner, leaseMs)} then ${owner} end`;
 }
 
 /** The queue's claiming statement: unleased due events, oldest due first (usage_events_due_idx). */
@@ -258,15 +270,16 @@ export function claimDueStatement(owner: string, leaseMs: number, limit: number)
          and d.next_attempt_at <= now()
          -- Unleased only. pair_owner, the due index's predicate, is set only by a claim (and
          -- cleared with the lease); lease_owner is tested on the row: the due index keeps
-         -- leased stream events (no index names the lease, so leasing one stays a HOT update),
-         -- and a claim skips the few in flight at its head. An expired lease is a rescue's
+         -- leased stream events, and those of a worker alone (pairOwner), as no index names the
+         -- lease, so leasing one stays a HOT update; a claim skips the few in flight at its head. An expired lease is a rescue's
          -- (claimRescues), which also records the claim that ended with its worker gone.
          and d.pair_owner is null
          and d.lease_owner is null
          -- Stripe allows one v1 meter event or usage record in flight per (customer, meter):
          -- leave a pair another live worker holds to that worker (usage_events_leased_idx, which
-         -- holds only those meters' leased events). Two claims racing in the same instant can
-         -- still both take one pair; the cost is a 429 (throttled, uncounted). The v2 stream has
+         -- holds those meters' events leased while another worker was alive: pairOwner). Two
+         -- claims racing in the same instant can still both take one pair; the cost is a 429
+         -- (throttled, uncounted). The v2 stream has
          -- no such rule: its meters' events skip the test.
          and (d.event_name in ${streamMeters}
               or not exists (select 1 from usage_events o
@@ -291,7 +304,7 @@ export function claimDueStatement(owner: string, leaseMs: number, limit: number)
       update usage_events e set
         lease_owner = ${owner},
         lease_expires_at = ${leaseEnd(leaseMs)},
-        pair_owner = ${pairOwner(owner)},
+        pair_owner = ${pairOwner(owner, leaseMs)},
         -- Counts claims: an event claimed again and again without an outcome crashes its worker.
         claims = e.claims + 1,
         open_claims = e.open_claims + 1

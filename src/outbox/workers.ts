@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, inArray, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/connect.ts";
 import { type WorkerRow, workers } from "../db/schema/workers.ts";
 
@@ -26,6 +26,17 @@ export interface WorkerView extends WorkerRow {
  */
 function aliveSql(liveWithinMs: number) {
   return sql<boolean>`(${workers.stoppedAt} is null and ${workers.lastSeenAt} > now() - ${liveWithinMs}::float8 * interval '1 millisecond')`;
+}
+
+/**
+ * Whether a worker other than `owner` is alive now, by the same rule as aliveSql, as a condition
+ * for a statement of outbox/ (the claim: a worker alone marks no pair, outbox/claim.ts). The
+ * workers table holds a row per worker process ever started here, a handful: read whole.
+ */
+export function otherWorkerAliveSql(owner: string, leaseMs: number): SQL {
+  return sql`exists (select 1 from workers w
+                where w.id <> ${owner} and w.stopped_at is null
+                  and w.last_seen_at > now() - ${workerGoneAfterMs(leaseMs)}::float8 * interval '1 millisecond')`;
 }
 
 /**

@@ -5,10 +5,12 @@ import { rows } from "../../src/db/rows.ts";
 import { meters } from "../../src/db/schema/meters.ts";
 import { usageEventAttempts } from "../../src/db/schema/usage-event-attempts.ts";
 import { usageEvents } from "../../src/db/schema/usage-events.ts";
+import { workers } from "../../src/db/schema/workers.ts";
 import { claim } from "../../src/outbox/claim.ts";
 import { extendLeases } from "../../src/outbox/extend-leases.ts";
 import { markSent } from "../../src/outbox/mark-sent.ts";
 import { settle } from "../../src/outbox/settle.ts";
+import { registerWorker } from "../../src/outbox/workers.ts";
 import { delivered } from "../reporter/fixtures.ts";
 import { insertEvents } from "../reporter/seed.ts";
 import { backends, freshDatabase } from "../support/db.ts";
@@ -27,6 +29,7 @@ describe.each(backends)("outbox write shape on %s", (kind) => {
   beforeEach(async () => {
     await database.db.delete(usageEvents);
     await database.db.delete(usageEventAttempts);
+    await database.db.delete(workers);
     await insertEvents(database.db, [
       { id: "e1", customerKey: "acme", eventName: "api_calls", value: 1, occurredAt: new Date() },
     ]);
@@ -60,11 +63,12 @@ describe.each(backends)("outbox write shape on %s", (kind) => {
     expect(await settle(database.db, "w1", [delivered(event)])).toEqual(new Set(["e1"]));
   });
 
-  it("a stream event's claim is a HOT update; a v1 event's enters the leased pairs' index", async () => {
+  it("a stream event's claim is a HOT update, and a lone worker's v1 claim; with another worker alive, a v1 event's enters the leased pairs' index", async () => {
     await database.db.delete(meters);
     await database.db.insert(meters).values({ eventName: "tokens", deliveryMode: "meter_stream" });
     await insertEvents(database.db, [
       { id: "s1", customerKey: "acme", eventName: "tokens", value: 1, occurredAt: new Date() },
+      { id: "e2", customerKey: "zeta", eventName: "api_calls", value: 1, occurredAt: new Date() },
     ]);
     const claimOne = (id: string) =>
       database.db.transaction(async (tx) => {
@@ -79,13 +83,17 @@ describe.each(backends)("outbox write shape on %s", (kind) => {
         return { updated: after.updated - before.updated, hot: after.hot - before.hot };
       });
     expect(await claimOne("s1")).toEqual({ updated: 1, hot: 1 });
-    expect(await claimOne("e1")).toEqual({ updated: 1, hot: 0 });
+    // w1 is the only worker alive: no other worker reads its pairs (outbox/claim.ts pairOwner).
+    expect(await claimOne("e1")).toEqual({ updated: 1, hot: 1 });
+    await registerWorker(database.db, { id: "w2", host: "h", pid: 2 });
+    expect(await claimOne("e2")).toEqual({ updated: 1, hot: 0 });
     const owners = await rows<{ id: string; pair_owner: string | null }>(
       database.db,
       sql`select id, pair_owner from usage_events order by id`,
     );
     expect(owners).toEqual([
-      { id: "e1", pair_owner: "w1" },
+      { id: "e1", pair_owner: null },
+      { id: "e2", pair_owner: "w1" },
       { id: "s1", pair_owner: null },
     ]);
   });

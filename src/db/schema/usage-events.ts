@@ -81,17 +81,19 @@ export const usageEvents = pgTable(
     // The claim's hot path: due pending events in order. Partial, so that reported and failed
     // rows (the vast majority over time) cost the claim nothing: cost per event must not grow
     // with backlog. It names no lease column, so a claim that sets none of its columns is a HOT
-    // update: leased stream events stay in it (a claim skips the few in flight at the head of
-    // the queue). Leased events of the meters with a per-(customer, meter) rule (pair_owner set)
-    // move to usage_events_leased_idx instead: that claim is no HOT update anyway, and it adds
-    // one entry, not two. No index names lease_owner, lease_expires_at, claims or open_claims;
+    // update: leased stream events stay in it, and a lone worker's v1 events (a claim skips the
+    // few in flight at the head of the queue). Leased events of the meters with a per-(customer,
+    // meter) rule claimed while another worker is alive (pair_owner set, outbox/claim.ts
+    // pairOwner) move to usage_events_leased_idx instead: that claim is no HOT update anyway,
+    // and it adds one entry, not two. No index names lease_owner, lease_expires_at, claims or open_claims;
     // expired leases are found through usage_event_claims.
     index("usage_events_due_idx")
       .on(t.nextAttemptAt)
       .where(sql`${t.status} = 'pending' and ${t.pairOwner} is null`),
     // Leased events of meters with a per-(customer, meter) concurrency rule, by that pair: a
     // claim skips pairs another worker is sending (outbox/claim.ts, NOT EXISTS). Stream events
-    // never enter it (pair_owner stays null), so their claims stay HOT.
+    // never enter it (pair_owner stays null), nor do a worker's while it is the only one alive:
+    // their claims stay HOT.
     index("usage_events_leased_idx")
       .on(t.customerKey, t.eventName)
       .where(sql`${t.status} = 'pending' and ${t.pairOwner} is not null`),
