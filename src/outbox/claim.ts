@@ -271,16 +271,17 @@ export function claimDueStatement(owner: string, leaseMs: number, limit: number)
          -- Unleased only. pair_owner, the due index's predicate, is set only by a claim (and
          -- cleared with the lease); lease_owner is tested on the row: the due index keeps
          -- leased stream events, and those of a worker alone (pairOwner), as no index names the
-         -- lease, so leasing one stays a HOT update; a claim skips the few in flight at its head. An expired lease is a rescue's
-         -- (claimRescues), which also records the claim that ended with its worker gone.
+         -- lease, so leasing one stays a HOT update; a claim skips the few in flight at its
+         -- head. An expired lease is a rescue's (claimRescues), which also records the claim
+         -- that ended with its worker gone.
          and d.pair_owner is null
          and d.lease_owner is null
          -- Stripe allows one v1 meter event or usage record in flight per (customer, meter):
          -- leave a pair another live worker holds to that worker (usage_events_leased_idx, which
          -- holds those meters' events leased while another worker was alive: pairOwner). Two
          -- claims racing in the same instant can still both take one pair; the cost is a 429
-         -- (throttled, uncounted). The v2 stream has
-         -- no such rule: its meters' events skip the test.
+         -- (throttled, uncounted). The v2 stream has no such rule: its meters' events skip the
+         -- test.
          and (d.event_name in ${streamMeters}
               or not exists (select 1 from usage_events o
               where o.status = 'pending' and o.pair_owner is not null

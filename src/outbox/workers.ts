@@ -30,13 +30,14 @@ function aliveSql(liveWithinMs: number) {
 
 /**
  * Whether a worker other than `owner` is alive now, by the same rule as aliveSql, as a condition
- * for a statement of outbox/ (the claim: a worker alone marks no pair, outbox/claim.ts). The
- * workers table holds a row per worker process ever started here, a handful: read whole.
+ * for a statement of outbox/ (the claim: a worker alone marks no pair, outbox/claim.ts). Read
+ * through workers_last_seen_idx: rows are never deleted, and only the recent ones can be alive.
  */
 export function otherWorkerAliveSql(owner: string, leaseMs: number): SQL {
+  const within = workerGoneAfterMs(leaseMs);
   return sql`exists (select 1 from workers w
                 where w.id <> ${owner} and w.stopped_at is null
-                  and w.last_seen_at > now() - ${workerGoneAfterMs(leaseMs)}::float8 * interval '1 millisecond')`;
+                  and w.last_seen_at > now() - ${within}::float8 * interval '1 millisecond')`;
 }
 
 /**

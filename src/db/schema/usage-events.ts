@@ -81,12 +81,13 @@ export const usageEvents = pgTable(
     // The claim's hot path: due pending events in order. Partial, so that reported and failed
     // rows (the vast majority over time) cost the claim nothing: cost per event must not grow
     // with backlog. It names no lease column, so a claim that sets none of its columns is a HOT
-    // update: leased stream events stay in it, and a lone worker's v1 events (a claim skips the
-    // few in flight at the head of the queue). Leased events of the meters with a per-(customer,
-    // meter) rule claimed while another worker is alive (pair_owner set, outbox/claim.ts
-    // pairOwner) move to usage_events_leased_idx instead: that claim is no HOT update anyway,
-    // and it adds one entry, not two. No index names lease_owner, lease_expires_at, claims or open_claims;
-    // expired leases are found through usage_event_claims.
+    // update: leased stream events stay in it, and those a worker claims while it is the only
+    // one alive (a claim skips the few in flight at the head of the queue). Leased events of the
+    // meters with a per-(customer, meter) rule, claimed while another worker is alive
+    // (pair_owner set, outbox/claim.ts pairOwner), move to usage_events_leased_idx instead: that
+    // claim is no HOT update anyway, and it adds one entry, not two. No index names lease_owner,
+    // lease_expires_at, claims or open_claims; expired leases are found through
+    // usage_event_claims.
     index("usage_events_due_idx")
       .on(t.nextAttemptAt)
       .where(sql`${t.status} = 'pending' and ${t.pairOwner} is null`),
